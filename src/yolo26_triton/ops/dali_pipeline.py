@@ -1,0 +1,111 @@
+"""THE preprocessing pipeline: JPEG bytes -> letterboxed, normalized CHW float tensor.
+
+One definition serves:
+
+* the GPU profile: serialized with ``decoder="mixed"`` (nvJPEG) to ``preprocess/1/model.dali``
+  for Triton's DALI backend (:func:`serialize_for_triton`);
+* the CPU profile: built with ``decoder="cpu"`` inside the Python-backend preprocess model;
+* the tests and the in-process baseline.
+
+The letterbox matches Ultralytics' ``LetterBox`` to within one grey level: resize each side to
+``round(side * ratio)`` with linear interpolation and no antialiasing, then place the image with
+``fn.slice`` padding (value 114) so that ``top = (size - new_h) // 2`` as in
+:class:`~yolo26_triton.ops.letterbox.LetterboxGeometry`.
+
+Pipeline inputs and outputs carry the Triton tensor names, so the DALI backend maps them by name:
+input ``IMAGE`` (encoded bytes), outputs ``IMAGES`` (float32 ``3 x size x size``, RGB, 0..1) and
+``ORIGINAL_SIZE`` (int32 ``[height, width]``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from nvidia.dali import fn, math, pipeline_def, types
+from nvidia.dali.pipeline import Pipeline
+
+from .letterbox import PAD_VALUE
+
+Decoder = Literal["cpu", "mixed"]
+
+INPUT_NAME = "IMAGE"
+OUTPUT_NAMES = ("IMAGES", "ORIGINAL_SIZE")
+HW_DECODER_LOAD = 0.65
+"""Share of JPEGs sent to the A100/H100 hardware decoder; the rest run on CUDA cores (nvJPEG
+hybrid). 0.65 is NVIDIA's recommended split for mixed workloads; GPUs without the hardware
+decoder ignore it."""
+
+
+def letterbox_graph(encoded, size: int, decoder: Decoder):  # type: ignore[no-untyped-def]
+    """Builds the decode + letterbox + normalize graph on ``encoded`` (a DALI DataNode).
+
+    Returns:
+        ``(images, original_size)`` DataNodes.
+    """
+    decoder_options = {"hw_decoder_load": HW_DECODER_LOAD} if decoder == "mixed" else {}
+    image = fn.decoders.image(encoded, device=decoder, output_type=types.RGB, **decoder_options)
+    shape = image.shape(dtype=types.INT32)
+    height, width = shape[0], shape[1]
+    ratio = math.min(size / fn.cast(height, dtype=types.FLOAT), size / fn.cast(width, dtype=types.FLOAT))
+    resized_height = math.max(math.floor(fn.cast(height, dtype=types.FLOAT) * ratio + 0.5), 1.0)
+    resized_width = math.max(math.floor(fn.cast(width, dtype=types.FLOAT) * ratio + 0.5), 1.0)
+    resized = fn.resize(
+        image,
+        resize_x=resized_width,
+        resize_y=resized_height,
+        interp_type=types.INTERP_LINEAR,
+        antialias=False,
+        subpixel_scale=False,
+    )
+    top = math.floor((size - resized_height) / 2)
+    left = math.floor((size - resized_width) / 2)
+    placed = fn.slice(
+        resized,
+        fn.cast(fn.stack(-top, -left), dtype=types.INT32),
+        [size, size],
+        axes=[0, 1],
+        out_of_bounds_policy="pad",
+        fill_values=PAD_VALUE,
+        normalized_anchor=False,
+        normalized_shape=False,
+    )
+    images = fn.crop_mirror_normalize(
+        placed, dtype=types.FLOAT, output_layout="CHW", mean=[0.0, 0.0, 0.0], std=[255.0, 255.0, 255.0]
+    )
+    original_size = fn.stack(height, width)
+    return images, original_size
+
+
+def build_pipeline(
+    *, decoder: Decoder, size: int, batch_size: int, num_threads: int = 1, device_id: int | None = None
+) -> Pipeline:
+    """Builds the pipeline fed through ``external_source`` named :data:`INPUT_NAME`.
+
+    Args:
+        decoder: ``"cpu"`` (libjpeg-turbo) or ``"mixed"`` (nvJPEG, GPU outputs).
+        size: Side of the square model input.
+        batch_size: Largest batch the pipeline accepts.
+        num_threads: CPU worker threads.
+        device_id: CUDA device, or ``None`` for a CPU-only pipeline.
+    """
+
+    @pipeline_def(batch_size=batch_size, num_threads=num_threads, device_id=device_id)  # type: ignore[misc]
+    def letterbox_pipeline():  # type: ignore[no-untyped-def]
+        encoded = fn.external_source(name=INPUT_NAME, device="cpu", dtype=types.UINT8, ndim=1)
+        images, original_size = letterbox_graph(encoded, size, decoder)
+        return images, original_size
+
+    pipe: Pipeline = letterbox_pipeline()
+    return pipe
+
+
+def serialize_for_triton(path: Path, *, size: int, max_batch_size: int) -> Path:
+    """Writes the GPU (``mixed`` decoder) pipeline as Triton's DALI backend ``model.dali``.
+
+    Serializing needs no GPU; building and running it does.
+    """
+    pipe = build_pipeline(decoder="mixed", size=size, batch_size=max_batch_size, num_threads=4)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pipe.serialize(filename=str(path))
+    return path
