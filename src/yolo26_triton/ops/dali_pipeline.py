@@ -90,7 +90,11 @@ def build_pipeline(
         device_id: CUDA device, or ``None`` for a CPU-only pipeline.
     """
 
-    @pipeline_def(batch_size=batch_size, num_threads=num_threads, device_id=device_id)  # type: ignore[misc]
+    # prefetch_queue_depth=1: one batch fed, one batch run. It also keeps the pipeline usable after a
+    # batch fails to decode (deeper queues leave it invalid), which per-image isolation relies on.
+    @pipeline_def(  # type: ignore[misc]
+        batch_size=batch_size, num_threads=num_threads, device_id=device_id, prefetch_queue_depth=1
+    )
     def letterbox_pipeline():  # type: ignore[no-untyped-def]
         encoded = fn.external_source(name=INPUT_NAME, device="cpu", dtype=types.UINT8, ndim=1)
         images, original_size = letterbox_graph(encoded, size, decoder)

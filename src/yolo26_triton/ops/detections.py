@@ -20,6 +20,8 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from .letterbox import LetterboxGeometry, boxes_to_original
+
 Head = Literal["classic", "nms_free"]
 
 MAX_NMS_CANDIDATES = 30000
@@ -160,3 +162,20 @@ def select_detections(raw: Any, settings: DetectionSettings, xp: Any) -> tuple[A
     select = select_classic if head_of(raw) == "classic" else select_nms_free
     boxes, scores, class_ids = select(raw, settings, xp)
     return boxes.astype(xp.float32), scores.astype(xp.float32), class_ids.astype(xp.int32)
+
+
+def detections_in_original_pixels(
+    raw: Any, original_size: tuple[int, int], settings: DetectionSettings, input_size: int, xp: Any
+) -> tuple[Any, Any, Any]:
+    """:func:`select_detections`, with boxes mapped back to the original image and clipped.
+
+    Args:
+        raw: One image's raw model output (either head).
+        original_size: ``(height, width)`` of the decoded image.
+        settings: Thresholds of the request.
+        input_size: Side of the square model input the image was letterboxed to.
+        xp: Array module of ``raw``.
+    """
+    boxes, scores, class_ids = select_detections(raw, settings, xp)
+    geometry = LetterboxGeometry.for_image(original_size[0], original_size[1], input_size)
+    return boxes_to_original(boxes, geometry, xp), scores, class_ids

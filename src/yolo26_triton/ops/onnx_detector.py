@@ -1,0 +1,26 @@
+"""The detector on onnxruntime (CPU profile, baseline and tests share these session settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from numpy.typing import NDArray
+
+
+class OnnxDetector:
+    """Runs the exported YOLO26 ONNX model on batches of letterboxed images."""
+
+    def __init__(self, model_path: Path, *, intra_op_num_threads: int) -> None:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = intra_op_num_threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        self._input_name = self._session.get_inputs()[0].name
+
+    def run(self, images: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Raw model output for a ``(batch, 3, size, size)`` float32 batch."""
+        (output,) = self._session.run(None, {self._input_name: images})[:1]
+        return np.asarray(output, dtype=np.float32)
