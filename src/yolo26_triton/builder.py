@@ -1,0 +1,202 @@
+"""``triton-detect build``: fill the model repository from Ultralytics weights or a YAML.
+
+From ``yolo26n.pt`` (Ultralytics downloads it where there is a network), a local ``.pt``, or a
+``yolo26{n,s,m}.yaml`` (untrained), the build:
+
+1. exports the ONNX model with a dynamic batch to ``yolo26/<version>/model.onnx``;
+2. writes ``yolo26/<version>/metadata.json`` with the class names read back from the exported
+   model's own metadata (and whether the model is untrained);
+3. serializes the GPU DALI pipeline to ``preprocess/1/model.dali`` (no GPU needed);
+4. prints the ``trtexec`` command that turns the ONNX into ``model.plan`` where TensorRT exists.
+
+When weights cannot be downloaded it says so in one line and builds the untrained model of the
+same size, marked so that every later result says its boxes are meaningless.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from .ops.detections import Head
+from .ops.metadata import METADATA_FILENAME, DetectorMetadata
+
+log = logging.getLogger(__name__)
+
+DETECTOR_MODEL = "yolo26"
+INPUT_SIZE = 640
+MAX_BATCH_SIZE = 16
+"""Must equal ``max_batch_size`` of the composing models; the engine's max shape follows it."""
+OPTIMAL_BATCH_SIZE = 8
+DEFAULT_WEIGHTS = "yolo26n.pt"
+_WEIGHTS_NAME = re.compile(r"^(yolo26[nsmlx])\.pt$")
+
+
+class BuildError(RuntimeError):
+    """The model cannot be built from what was asked for."""
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What the build produced."""
+
+    onnx_path: Path
+    dali_path: Path
+    metadata: DetectorMetadata
+    trtexec_command: str
+    reused: bool
+
+
+def build_repository(
+    repository: Path,
+    weights: str = DEFAULT_WEIGHTS,
+    *,
+    head: Head = "classic",
+    version: str = "1",
+    force: bool = False,
+) -> BuildResult:
+    """Exports ``weights`` into ``repository`` (see the module docstring).
+
+    Args:
+        repository: The model repository folder (holding ``yolo26/``, ``preprocess/``...).
+        weights: ``yolo26n.pt``-style name, path to a local ``.pt``, or a ``yolo26*.yaml``.
+        head: ``classic`` (the default export, NMS in postprocess) or ``nms_free``.
+        version: Triton version folder of the detector.
+        force: Export again even when the repository already holds this model.
+
+    Raises:
+        BuildError: If the weights are neither a known name, a local file nor a YAML.
+    """
+    detector_dir = repository / DETECTOR_MODEL / version
+    onnx_path = detector_dir / "model.onnx"
+    metadata_path = detector_dir / METADATA_FILENAME
+    dali_path = serialize_preprocess(repository)
+    existing = _existing_metadata(metadata_path) if onnx_path.exists() and not force else None
+    if existing and existing.head == head and existing.source in (weights, _fallback_yaml(weights)):
+        log.info("%s already holds %s (%s head); pass --force to export again", onnx_path, weights, head)
+        return BuildResult(onnx_path, dali_path, existing, trtexec_command(onnx_path), reused=True)
+
+    model, source, untrained = load_model(weights)
+    detector_dir.mkdir(parents=True, exist_ok=True)
+    _export_onnx(model, onnx_path, head)
+    metadata = DetectorMetadata(
+        model=DETECTOR_MODEL,
+        version=version,
+        source=source,
+        untrained=untrained,
+        head=head,
+        input_size=INPUT_SIZE,
+        names=names_from_onnx(onnx_path),
+    )
+    metadata.write(metadata_path)
+    return BuildResult(onnx_path, dali_path, metadata, trtexec_command(onnx_path), reused=False)
+
+
+def load_model(weights: str):  # type: ignore[no-untyped-def]
+    """Loads an Ultralytics YOLO model; falls back to the untrained YAML when weights can't be had.
+
+    Returns:
+        ``(model, source, untrained)``.
+    """
+    from ultralytics import YOLO
+
+    if weights.endswith((".yaml", ".yml")):
+        return _untrained(weights), weights, True
+    if Path(weights).is_file():
+        return YOLO(weights), weights, False
+    if not _WEIGHTS_NAME.match(weights):
+        raise BuildError(f"weights {weights!r}: no such file, and not an Ultralytics name like yolo26n.pt")
+    try:
+        return YOLO(weights), weights, False
+    except OSError as error:  # ConnectionError offline, or a failed/partial download
+        fallback = _fallback_yaml(weights)
+        log.warning(
+            "cannot download %s (%s): building the UNTRAINED %s instead; every result will say its boxes "
+            "come from an untrained model",
+            weights,
+            str(error).splitlines()[0][:120] if str(error) else type(error).__name__,
+            fallback,
+        )
+        return _untrained(fallback), fallback, True
+
+
+def _untrained(yaml_name: str):  # type: ignore[no-untyped-def]
+    """An untrained model from Ultralytics' YAML, named with the COCO classes it is laid out for.
+
+    The names come from the ``coco.yaml`` that ships inside the Ultralytics package, so the
+    exported metadata carries real names rather than ``'0'..'79'``.
+    """
+    import ultralytics
+    import yaml
+    from ultralytics import YOLO
+
+    model = YOLO(yaml_name)
+    coco = yaml.safe_load((Path(ultralytics.__file__).parent / "cfg" / "datasets" / "coco.yaml").read_text())
+    if len(coco["names"]) == len(model.names):
+        model.model.names = dict(coco["names"])
+    return model
+
+
+def _fallback_yaml(weights: str) -> str:
+    match = _WEIGHTS_NAME.match(Path(weights).name)
+    return f"{match.group(1)}.yaml" if match else "yolo26n.yaml"
+
+
+def _export_onnx(model, onnx_path: Path, head: Head) -> None:  # type: ignore[no-untyped-def]
+    """Exports with a dynamic batch; ``nms=False`` selects YOLO26's NMS-free head.
+
+    Ultralytics writes the ONNX beside the weights (the working folder for a YAML); it is then
+    moved into the repository.
+    """
+    exported = model.export(
+        format="onnx",
+        imgsz=INPUT_SIZE,
+        dynamic=True,
+        batch=MAX_BATCH_SIZE,
+        simplify=True,
+        nms=False if head == "nms_free" else None,
+        device="cpu",
+    )
+    shutil.move(str(exported), onnx_path)
+
+
+def names_from_onnx(onnx_path: Path) -> tuple[str, ...]:
+    """Class names from the ``names`` entry Ultralytics writes into the ONNX metadata."""
+    import onnx
+
+    model = onnx.load(str(onnx_path), load_external_data=False)
+    properties = {entry.key: entry.value for entry in model.metadata_props}
+    if "names" not in properties:
+        raise BuildError(f"{onnx_path} has no 'names' metadata: was it exported by Ultralytics?")
+    names = ast.literal_eval(properties["names"])
+    return tuple(str(names[index]) for index in sorted(names))
+
+
+def serialize_preprocess(repository: Path) -> Path:
+    """Serializes the GPU DALI pipeline into ``preprocess/1/model.dali``."""
+    from .ops.dali_pipeline import serialize_for_triton
+
+    return serialize_for_triton(
+        repository / "preprocess" / "1" / "model.dali", size=INPUT_SIZE, max_batch_size=MAX_BATCH_SIZE
+    )
+
+
+def trtexec_command(onnx_path: Path) -> str:
+    """The TensorRT build of ``model.plan``, for a machine with TensorRT (the NGC image has it)."""
+    shape = f"3x{INPUT_SIZE}x{INPUT_SIZE}"
+    return (
+        f"trtexec --onnx={onnx_path} --saveEngine={onnx_path.with_suffix('.plan')} --fp16 "
+        f"--minShapes=images:1x{shape} --optShapes=images:{OPTIMAL_BATCH_SIZE}x{shape} "
+        f"--maxShapes=images:{MAX_BATCH_SIZE}x{shape}"
+    )
+
+
+def _existing_metadata(path: Path) -> DetectorMetadata | None:
+    try:
+        return DetectorMetadata.read(path)
+    except (FileNotFoundError, ValueError):
+        return None

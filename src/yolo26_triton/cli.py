@@ -1,0 +1,134 @@
+"""``triton-detect``: build the model, serve it, and talk to it.
+
+Subcommands: ``build``, ``serve`` and ``demo`` here; ``detect``, ``health``, ``stats`` and
+``models`` are thin layers over the client (:mod:`yolo26_triton.cli_client`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from . import cli_client
+from .builder import DEFAULT_WEIGHTS, BuildError, build_repository
+from .ops.metadata import METADATA_FILENAME, DetectorMetadata
+from .server import DEFAULT_REPOSITORY, EmbeddedServer, ServerError, ServerOptions
+
+log = logging.getLogger("triton-detect")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``triton-detect`` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="triton-detect: %(message)s")
+    try:
+        exit_code: int = args.func(args)
+    except (BuildError, ServerError) as error:
+        log.error("%s", error)
+        return 1
+    return exit_code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="triton-detect", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    build = commands.add_parser("build", help="export YOLO26 into the model repository")
+    build.add_argument("--weights", default=DEFAULT_WEIGHTS, help="yolo26n.pt-style name, a local .pt, or a YAML")
+    build.add_argument("--head", choices=["classic", "nms_free"], default="classic",
+                       help="classic: NMS in postprocess (default export); nms_free: YOLO26's end-to-end head")
+    build.add_argument("--force", action="store_true", help="export again even if the repository has this model")
+    _add_repository(build)
+    build.set_defaults(func=_build)
+
+    serve = commands.add_parser("serve", help="run the server in the foreground until Ctrl-C/SIGTERM")
+    _add_repository(serve)
+    _add_server_options(serve)
+    serve.set_defaults(func=_serve)
+
+    from .demo import register as register_demo
+
+    register_demo(commands)
+    cli_client.register(commands)
+    return parser
+
+
+def _add_repository(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repository", type=Path, default=DEFAULT_REPOSITORY, help="model repository folder")
+
+
+def _add_server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", choices=["cpu", "gpu"], default="cpu",
+                        help="cpu: embedded server, Python-backend stand-ins (default); gpu: DALI + TensorRT")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    parser.add_argument("--http-port", type=int, default=8000)
+    parser.add_argument("--grpc-port", type=int, default=8001)
+    parser.add_argument("--metrics-port", type=int, default=8002)
+    parser.add_argument("--tritonserver", type=Path,
+                        help="a tritonserver binary with the DALI and TensorRT backends (the gpu profile needs one)")
+
+
+def _build(args: argparse.Namespace) -> int:
+    result = build_repository(args.repository, args.weights, head=args.head, force=args.force)
+    metadata = result.metadata
+    state = "reused" if result.reused else "exported"
+    log.info("%s %s (%s head, %d classes) -> %s", state, metadata.source, metadata.head,
+             len(metadata.names), result.onnx_path)
+    if metadata.untrained:
+        log.warning("UNTRAINED model (%s): its boxes mean nothing", metadata.source)
+    log.info("GPU preprocess pipeline -> %s", result.dali_path)
+    log.info("TensorRT engine for the GPU profile (run where TensorRT is, e.g. the NGC image):\n  %s",
+             result.trtexec_command)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if args.profile == "gpu" and args.tritonserver is None:
+        raise ServerError(
+            "the gpu profile needs Triton's DALI and TensorRT backends, which the embedded binary lacks: "
+            "use `docker compose up` (NGC image) or pass --tritonserver"
+        )
+    options = ServerOptions(
+        repository=args.repository.resolve(),
+        profile=args.profile,
+        host=args.host,
+        http_port=args.http_port,
+        grpc_port=args.grpc_port,
+        metrics_port=args.metrics_port,
+        tritonserver=args.tritonserver,
+    )
+    server = EmbeddedServer(options)
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("%s received: stopping the server", signal.Signals(signum).name)
+        server.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        server.start()
+        log.info("ready: HTTP %s, gRPC %s, metrics %s (profile %s, %s)", options.http_url, options.grpc_url,
+                 options.metrics_url, options.profile, describe_detector(options.repository))
+        exit_code = server.wait()
+    finally:
+        server.close()
+    return 0 if exit_code in (0, -signal.SIGTERM) else exit_code
+
+
+def describe_detector(repository: Path) -> str:
+    """One phrase on the served detector, loudly marking an untrained one."""
+    try:
+        metadata = DetectorMetadata.read(repository / "yolo26" / "1" / METADATA_FILENAME)
+    except (FileNotFoundError, ValueError):
+        return "detector not built: run `triton-detect build`"
+    marker = "UNTRAINED, boxes mean nothing" if metadata.untrained else "trained"
+    return f"yolo26 from {metadata.source}, {marker}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

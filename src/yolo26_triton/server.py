@@ -1,0 +1,258 @@
+"""The embedded server: the real ``tritonserver`` binary carried by the ``nvidia-pytriton`` wheel.
+
+Nothing of PyTriton is used but its files: Triton 2.51's ``tritonserver``, ``libtritonserver.so``,
+the Python backend and its stubs. :class:`EmbeddedServer` lays out a backend folder with the stub
+that matches this interpreter, puts this environment's ``bin/`` first on ``PATH`` (the stub's
+embedded Python finds this environment's site-packages through it; it ignores ``PYTHONPATH``)
+and the interpreter's ``LIBDIR`` first on ``LD_LIBRARY_PATH``, then launches the binary with the
+hardened flags below.
+
+Profiles: ``cpu`` loads each model's ``configs/cpu.pbtxt`` (``--model-config-name=cpu``); ``gpu``
+loads the ``config.pbtxt`` files, which need Triton's DALI and TensorRT backends: a
+``tritonserver`` from the NGC image (``--tritonserver``), not this wheel's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Literal, Self
+
+Profile = Literal["cpu", "gpu"]
+DEFAULT_REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
+
+
+class ServerError(RuntimeError):
+    """The server could not be found, started or made ready."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """How to launch the server.
+
+    Attributes:
+        repository: The model repository folder.
+        profile: ``cpu`` (embedded, Python-backend stand-ins) or ``gpu`` (DALI + TensorRT).
+        host: Address all endpoints bind to; loopback unless told otherwise.
+        http_port: HTTP/REST port.
+        grpc_port: gRPC port.
+        metrics_port: Prometheus metrics port.
+        tritonserver: A ``tritonserver`` binary to use instead of the wheel's.
+        extra_args: More ``tritonserver`` flags, appended last.
+    """
+
+    repository: Path = DEFAULT_REPOSITORY
+    profile: Profile = "cpu"
+    host: str = "127.0.0.1"
+    http_port: int = 8000
+    grpc_port: int = 8001
+    metrics_port: int = 8002
+    tritonserver: Path | None = None
+    extra_args: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def on_free_ports(cls, **overrides: object) -> ServerOptions:
+        """Options with three free ports (tests, the demo)."""
+        ports = {"http_port": free_port(), "grpc_port": free_port(), "metrics_port": free_port()}
+        return cls(**{**ports, **overrides})  # type: ignore[arg-type]
+
+    @property
+    def http_url(self) -> str:
+        """``host:port`` of the HTTP endpoint."""
+        return f"{self.host}:{self.http_port}"
+
+    @property
+    def grpc_url(self) -> str:
+        """``host:port`` of the gRPC endpoint."""
+        return f"{self.host}:{self.grpc_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        """URL of the Prometheus metrics."""
+        return f"http://{self.host}:{self.metrics_port}/metrics"
+
+
+@dataclass(frozen=True)
+class _WheelLayout:
+    """Where the ``nvidia-pytriton`` wheel keeps the server's files."""
+
+    tritonserver: Path
+    python_backend: Path
+    stub: Path
+    libraries: Path
+
+    @classmethod
+    def find(cls) -> _WheelLayout:
+        try:
+            import pytriton
+        except ImportError as error:
+            raise ServerError(
+                "the embedded server needs the nvidia-pytriton wheel: pip install 'yolo26-triton[server]'"
+            ) from error
+        root = Path(pytriton.__file__).resolve().parent / "tritonserver"
+        python_version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        layout = cls(
+            tritonserver=root / "bin" / "tritonserver",
+            python_backend=root / "backends" / "python",
+            stub=root / "python_backend_stubs" / python_version / "triton_python_backend_stub",
+            libraries=root.parents[1] / "nvidia_pytriton.libs",
+        )
+        for path in (layout.tritonserver, layout.python_backend, layout.stub, layout.libraries):
+            if not path.exists():
+                raise ServerError(f"{path} is missing from the nvidia-pytriton wheel (Python {python_version})")
+        return layout
+
+
+class EmbeddedServer:
+    """A ``tritonserver`` process for the CPU (or, with an NGC binary, GPU) profile.
+
+    Use as a context manager: the server is ready on entry and stopped on exit.
+    """
+
+    def __init__(self, options: ServerOptions, *, log_file: IO[str] | None = None) -> None:
+        self.options = options
+        self._log_file = log_file
+        self._process: subprocess.Popen[bytes] | None = None
+        self._backends = tempfile.TemporaryDirectory(prefix="yolo26-triton-backends-")
+
+    def command(self) -> list[str]:
+        """The ``tritonserver`` command line."""
+        options = self.options
+        binary = options.tritonserver or _WheelLayout.find().tritonserver
+        command = [
+            str(binary),
+            f"--model-repository={options.repository}",
+            f"--http-address={options.host}",
+            f"--http-port={options.http_port}",
+            f"--grpc-address={options.host}",
+            f"--grpc-port={options.grpc_port}",
+            f"--metrics-address={options.host}",
+            f"--metrics-port={options.metrics_port}",
+            "--model-control-mode=none",
+            "--strict-readiness=true",
+            "--exit-on-error=true",
+            "--log-verbose=0",
+        ]
+        if options.tritonserver is None:
+            command.append(f"--backend-directory={self._backends.name}")
+        if options.profile == "cpu":
+            command += [
+                "--model-config-name=cpu",
+                "--allow-gpu-metrics=false",
+                "--pinned-memory-pool-byte-size=0",
+                "--cuda-memory-pool-byte-size=0:0",
+            ]
+        return command + list(options.extra_args)
+
+    def environment(self) -> dict[str, str]:
+        """The server's environment: this interpreter's ``bin/`` and ``LIBDIR`` first."""
+        environment = dict(os.environ)
+        environment["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), environment.get("PATH", "")])
+        libraries = [sysconfig.get_config_var("LIBDIR") or ""]
+        if self.options.tritonserver is None:
+            libraries.append(str(_WheelLayout.find().libraries))
+        libraries.append(environment.get("LD_LIBRARY_PATH", ""))
+        environment["LD_LIBRARY_PATH"] = os.pathsep.join(part for part in libraries if part)
+        return environment
+
+    def start(self, *, timeout: float = 120.0) -> None:
+        """Launches the server and waits until it and all its models are ready.
+
+        Raises:
+            ServerError: If the process exits or is not ready within ``timeout`` seconds.
+        """
+        if self.options.tritonserver is None:
+            self._lay_out_python_backend()
+        output = self._log_file if self._log_file is not None else None
+        self._process = subprocess.Popen(  # noqa: S603  (our own command line)
+            self.command(), env=self.environment(), stdout=output, stderr=subprocess.STDOUT if output else None
+        )
+        self.wait_until_ready(timeout=timeout)
+
+    def wait_until_ready(self, *, timeout: float) -> None:
+        """Polls ``/v2/health/ready`` until it answers 200 (strict readiness: all models ready)."""
+        deadline = time.monotonic() + timeout
+        url = f"http://{self.options.http_url}/v2/health/ready"
+        while time.monotonic() < deadline:
+            if self._process is not None and self._process.poll() is not None:
+                raise ServerError(f"tritonserver exited with code {self._process.returncode} before it was ready")
+            with contextlib.suppress(urllib.error.URLError, OSError):
+                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310  (loopback http)
+                    if response.status == 200:
+                        return
+            time.sleep(0.2)
+        raise ServerError(f"tritonserver was not ready within {timeout:.0f} s ({url})")
+
+    def wait(self) -> int:
+        """Blocks until the server process ends; returns its exit code."""
+        if self._process is None:
+            raise ServerError("the server was not started")
+        return self._process.wait()
+
+    @property
+    def running(self) -> bool:
+        """Whether the server process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    def stop(self, *, timeout: float = 45.0) -> int | None:
+        """Stops the server with SIGTERM, SIGKILL after ``timeout`` seconds.
+
+        On SIGTERM Triton finishes in-flight requests and waits for open client connections up to
+        its ``--exit-timeout-secs`` (30 s by default): close clients first for a quick stop.
+        """
+        process, self._process = self._process, None
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        return process.returncode
+
+    def close(self) -> None:
+        """Stops the server and removes the backend folder."""
+        self.stop()
+        self._backends.cleanup()
+
+    def __enter__(self) -> Self:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _lay_out_python_backend(self) -> None:
+        """Links the wheel's Python backend and this Python's stub into one backend folder."""
+        layout = _WheelLayout.find()
+        python_dir = Path(self._backends.name) / "python"
+        python_dir.mkdir(exist_ok=True)
+        for source in [*layout.python_backend.iterdir(), layout.stub]:
+            target = python_dir / source.name
+            if source.name != "__pycache__" and not target.exists():
+                target.symlink_to(source)
