@@ -105,7 +105,7 @@ def load_model(weights: str):  # type: ignore[no-untyped-def]
     from ultralytics import YOLO
 
     if weights.endswith((".yaml", ".yml")):
-        return _untrained(weights), weights, True
+        return untrained_model(weights), weights, True
     if Path(weights).is_file():
         return YOLO(weights), weights, False
     if not _WEIGHTS_NAME.match(weights):
@@ -121,10 +121,10 @@ def load_model(weights: str):  # type: ignore[no-untyped-def]
             str(error).splitlines()[0][:120] if str(error) else type(error).__name__,
             fallback,
         )
-        return _untrained(fallback), fallback, True
+        return untrained_model(fallback), fallback, True
 
 
-def _untrained(yaml_name: str):  # type: ignore[no-untyped-def]
+def untrained_model(yaml_name: str):  # type: ignore[no-untyped-def]
     """An untrained model from Ultralytics' YAML, named with the COCO classes it is laid out for.
 
     The names come from the ``coco.yaml`` that ships inside the Ultralytics package, so the
