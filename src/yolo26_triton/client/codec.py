@@ -86,14 +86,14 @@ def decode_detections(outputs: Mapping[str, npt.NDArray[Any]]) -> tuple[Detectio
     """
     model_info = decode_model_info(outputs["MODEL_INFO"])
     try:
-        boxes = _single(outputs["BOXES"], "BOXES")
-        names = _single(outputs["CLASS_NAMES"], "CLASS_NAMES")
+        boxes = _single(outputs, "BOXES", np.float32)
+        names = _single(outputs, "CLASS_NAMES")
         version = model_info.get("version")
         source = model_info.get("source")
         detections = Detections(
             xyxy=boxes.reshape(-1, 4) if boxes.size == 0 else boxes,
-            confidence=_single(outputs["SCORES"], "SCORES"),
-            class_id=_single(outputs["CLASS_IDS"], "CLASS_IDS"),
+            confidence=_single(outputs, "SCORES", np.float32),
+            class_id=_single(outputs, "CLASS_IDS", np.int32),
             class_names=tuple(_text(name) for name in names.tolist()),
             image_size=_image_size(model_info),
             model_untrained=bool(model_info.get("untrained", False)),
@@ -112,10 +112,20 @@ def _image_size(model_info: Mapping[str, Any]) -> tuple[int, int]:
     return size[0], size[1]  # Detections checks that both are positive integers
 
 
-def _single(array: npt.NDArray[Any], name: str) -> npt.NDArray[Any]:
+def _single(
+    outputs: Mapping[str, npt.NDArray[Any]], name: str, empty_dtype: type[np.generic] | None = None
+) -> npt.NDArray[Any]:
+    """The one request's slice of output ``name``.
+
+    tritonclient's HTTP decoder returns an empty tensor as float64 whatever its datatype, so an empty
+    slice takes ``empty_dtype``; a non-empty one keeps its dtype for ``Detections`` to check.
+    """
+    array = outputs[name]
     if array.ndim < 1 or array.shape[0] != 1:
         raise ValueError(f"{name} must have a batch dimension of 1, got shape {array.shape}")
     first: npt.NDArray[Any] = array[0]
+    if first.size == 0 and empty_dtype is not None:
+        return first.astype(empty_dtype)
     return first
 
 

@@ -268,9 +268,10 @@ def _check_array(
         raise ValueError(f"{name} must be a numpy array, got {type(array).__name__}")
     if array.dtype != dtype:
         raise ValueError(f"{name} must have dtype {np.dtype(dtype)}, got {array.dtype}")
-    if array.ndim != ndim or (length is not None and len(array) != length):
-        expected = f"({length},)" if length is not None else f"{ndim} dimensions"
-        raise ValueError(f"{name} must have shape {expected}, got {array.shape}")
+    if array.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {array.shape}")
+    if length is not None and len(array) != length:
+        raise ValueError(f"{name} must have shape ({length},), got {array.shape}")
 
 
 def _is_positive_int(value: object) -> bool:
