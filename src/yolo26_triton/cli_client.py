@@ -186,7 +186,16 @@ async def _detect(args: argparse.Namespace, config: TritonConfig) -> int:
 
         outcomes = await asyncio.gather(*(detect_file(path) for path in images))
     progress.finish()
+    report(images, outcomes, as_json=args.json)
+    return EXIT_OK if all(isinstance(o, DetectionResult) for o in outcomes) else EXIT_FAILED
 
+
+def report(images: Sequence[Path], outcomes: Sequence[Outcome], *, as_json: bool) -> None:
+    """Print one outcome per image: a table, or JSON lines; failures and the untrained warning go to stderr.
+
+    In table mode a failed image is an ``error:`` line on stderr; in JSON mode it is a record with an
+    ``error`` key, so that every input file has exactly one line on stdout.
+    """
     untrained = next(
         (o for o in outcomes if isinstance(o, DetectionResult) and o.detections.model_untrained), None
     )
@@ -196,12 +205,11 @@ async def _detect(args: argparse.Namespace, config: TritonConfig) -> int:
             "they are not meaningful",
             file=sys.stderr,
         )
-    if args.json:
+    if as_json:
         for path, outcome in zip(images, outcomes, strict=True):
             print(json.dumps(_outcome_record(path, outcome)))
     else:
         _print_detections_table(images, outcomes)
-    return EXIT_OK if all(isinstance(o, DetectionResult) for o in outcomes) else EXIT_FAILED
 
 
 def _write_annotated(image: bytes, result: DetectionResult, destination: Path) -> None:
@@ -210,7 +218,9 @@ def _write_annotated(image: bytes, result: DetectionResult, destination: Path) -
 
 def _outcome_record(path: Path, outcome: Outcome) -> dict[str, Any]:
     if not isinstance(outcome, DetectionResult):
-        return {"file": str(path), "error": {"type": type(outcome).__name__, "message": str(outcome)}}
+        status = outcome.status if isinstance(outcome, TritonError) else None
+        error = {"type": type(outcome).__name__, "status": status, "message": str(outcome)}
+        return {"file": str(path), "error": error}
     return {
         "file": str(path),
         "image_size": list(outcome.detections.image_size),

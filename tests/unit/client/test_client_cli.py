@@ -5,11 +5,20 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from yolo26_triton import cli_client
-from yolo26_triton.cli_client import ProgressBar, collect_images, config_from_args, format_table, register
+from yolo26_triton.cli_client import (
+    ProgressBar,
+    collect_images,
+    config_from_args,
+    format_table,
+    register,
+    report,
+)
+from yolo26_triton.client import DetectionResult, Detections, InvalidInputError
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -149,3 +158,72 @@ def test_detect_without_images_exits_2(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_module_exposes_register_for_the_main_cli() -> None:
     assert cli_client.register is register
+
+
+def detection_result(untrained: bool) -> DetectionResult:
+    detections = Detections(
+        xyxy=np.array([[1.04, 2, 30.5, 40]], np.float32),
+        confidence=np.array([0.876543], np.float32),
+        class_id=np.array([16], np.int32),
+        class_names=("dog",),
+        image_size=(48, 64),
+        model_untrained=untrained,
+        model_version="1",
+        model_source="yolo26n.yaml" if untrained else "yolo26n.pt",
+    )
+    return DetectionResult(
+        detections=detections, model_info={"model": "yolo26", "head": "classic"}, latency_s=0.0123
+    )
+
+
+def empty_result() -> DetectionResult:
+    empty = Detections(
+        xyxy=np.zeros((0, 4), np.float32),
+        confidence=np.zeros(0, np.float32),
+        class_id=np.zeros(0, np.int32),
+        class_names=(),
+        image_size=(48, 64),
+    )
+    return DetectionResult(detections=empty, model_info={}, latency_s=0.001)
+
+
+OUTCOMES = [detection_result(untrained=False), empty_result(), InvalidInputError("not a JPEG", status="400")]
+PATHS = [Path("a.jpg"), Path("b.jpg"), Path("c.jpg")]
+
+
+def test_report_as_table(capsys: pytest.CaptureFixture[str]) -> None:
+    report(PATHS, OUTCOMES, as_json=False)
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [
+        "FILE   CLASS  CONF  X1  Y1  X2  Y2",
+        "a.jpg  dog    0.88  1   2   30  40",
+        "b.jpg  -",
+    ]
+    assert captured.err == "error: c.jpg: InvalidInputError: [400] not a JPEG\n"
+
+
+def test_report_as_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    report(PATHS, OUTCOMES, as_json=True)
+    first, second, third = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert first == {
+        "file": "a.jpg",
+        "image_size": [48, 64],
+        "latency_ms": 12.3,
+        "model": {"model": "yolo26", "head": "classic"},
+        "detections": [
+            {"class_id": 16, "class_name": "dog", "confidence": 0.8765, "bbox": [1.0, 2.0, 30.5, 40.0]}
+        ],
+    }
+    assert second["detections"] == []
+    assert third == {
+        "file": "c.jpg",
+        "error": {"type": "InvalidInputError", "status": "400", "message": "[400] not a JPEG"},
+    }
+
+
+def test_report_warns_once_about_an_untrained_model(capsys: pytest.CaptureFixture[str]) -> None:
+    report(PATHS[:2], [detection_result(untrained=True)] * 2, as_json=True)
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: the boxes come from an UNTRAINED model (source: yolo26n.yaml); they are not meaningful"
+    ]
