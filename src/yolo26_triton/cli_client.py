@@ -1,0 +1,314 @@
+"""The client subcommands of ``triton-detect``: ``detect``, ``health``, ``stats`` and ``models``.
+
+The main command calls :func:`register` with its subparsers. Every subcommand starts from
+``TritonConfig.from_env()`` and lets its flags override it; its ``func`` takes the parsed arguments and
+returns the exit code: 0 success, 1 a request or check failed, 2 bad settings or arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from yolo26_triton.client import DetectionResult, TritonClient, TritonConfig, TritonError
+from yolo26_triton.client.annotate import annotate_image
+from yolo26_triton.client.types import ModelStatistics, ModelVersionState
+
+JPEG_SUFFIXES = frozenset({".jpg", ".jpeg"})
+PROGRESS_MIN_FILES = 6  # the progress bar shows for more than 5 files
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+Outcome = DetectionResult | TritonError | OSError
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``detect``, ``health``, ``stats`` and ``models`` subcommands."""
+    connection = argparse.ArgumentParser(add_help=False)
+    connection.add_argument("--protocol", choices=("grpc", "http"), help="overrides TRITON_PROTOCOL")
+    connection.add_argument(
+        "--url", help="host:port of the chosen protocol; overrides TRITON_URL or TRITON_HTTP_URL"
+    )
+    connection.add_argument("--model", help="Triton model name; overrides TRITON_MODEL")
+
+    detect = subparsers.add_parser(
+        "detect", parents=[connection], help="detect objects in JPEG files", description=_detect.__doc__
+    )
+    detect.add_argument("paths", nargs="+", type=Path, metavar="FILES_OR_DIRS", help="JPEG files or folders")
+    detect.add_argument("--json", action="store_true", help="one JSON object per file instead of a table")
+    detect.add_argument("--annotate", type=Path, metavar="DIR", help="write annotated copies into DIR")
+    detect.add_argument(
+        "--conf", type=float, help="confidence threshold; overrides TRITON_CONFIDENCE_THRESHOLD"
+    )
+    detect.set_defaults(func=_command(_detect))
+
+    health = subparsers.add_parser(
+        "health", parents=[connection], help="exit 0 when the server and model are ready"
+    )
+    health.set_defaults(func=_command(_health))
+
+    stats = subparsers.add_parser("stats", parents=[connection], help="inference statistics")
+    stats.add_argument(
+        "--all", action="store_true", help="every loaded model, not only the model and its steps"
+    )
+    stats.set_defaults(func=_command(_stats))
+
+    models = subparsers.add_parser("models", parents=[connection], help="the server's model repository")
+    models.set_defaults(func=_command(_models))
+
+
+def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -> TritonConfig:
+    """``TritonConfig.from_env(environ)`` with the flags in ``args`` applied on top.
+
+    Raises:
+        ValueError: A variable or flag value is invalid.
+    """
+    config = TritonConfig.from_env(environ)
+    overrides: dict[str, Any] = {}
+    if args.protocol:
+        overrides["protocol"] = args.protocol
+    if args.url:
+        overrides["url" if overrides.get("protocol", config.protocol) == "grpc" else "http_url"] = args.url
+    if args.model:
+        overrides["model"] = args.model
+    if getattr(args, "conf", None) is not None:
+        overrides["confidence_threshold"] = args.conf
+    return dataclasses.replace(config, **overrides)
+
+
+def collect_images(paths: Sequence[Path]) -> list[Path]:
+    """The files named, plus the ``.jpg``/``.jpeg`` files directly inside the folders named, sorted.
+
+    Raises:
+        FileNotFoundError: A path does not exist.
+    """
+    images: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            images.extend(
+                sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in JPEG_SUFFIXES)
+            )
+        elif path.is_file():
+            images.append(path)
+        else:
+            raise FileNotFoundError(f"no such file or folder: {path}")
+    return images
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """Left-aligned columns separated by two spaces."""
+    cells = [[str(cell) for cell in row] for row in [headers, *rows]]
+    widths = [max(len(row[column]) for row in cells) for column in range(len(headers))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in cells
+    )
+
+
+class ProgressBar:
+    """``[#####-----] 12/40`` on one line of ``stream``; silent unless there are enough files and a TTY."""
+
+    def __init__(self, total: int, stream: TextIO, width: int = 30) -> None:
+        self.total = total
+        self.stream = stream
+        self.width = width
+        self.done = 0
+        self.enabled = total >= PROGRESS_MIN_FILES and stream.isatty()
+
+    def advance(self) -> None:
+        """Count one more file done and redraw."""
+        self.done += 1
+        if self.enabled:
+            filled = self.width * self.done // self.total
+            self.stream.write(f"\r[{'#' * filled}{'-' * (self.width - filled)}] {self.done}/{self.total}")
+            self.stream.flush()
+
+    def finish(self) -> None:
+        """End the progress line."""
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _command(
+    run: Callable[[argparse.Namespace, TritonConfig], Coroutine[Any, Any, int]],
+) -> Callable[[argparse.Namespace], int]:
+    def func(args: argparse.Namespace) -> int:
+        try:
+            config = config_from_args(args)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            return asyncio.run(run(args, config))
+        except TritonError as error:
+            print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
+            return EXIT_FAILED
+
+    return func
+
+
+async def _detect(args: argparse.Namespace, config: TritonConfig) -> int:
+    """Detect objects in JPEG files: a table on stdout, or JSON lines with --json."""
+    try:
+        images = collect_images(args.paths)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if not images:
+        print("error: no .jpg or .jpeg files found", file=sys.stderr)
+        return EXIT_USAGE
+    if args.annotate:
+        args.annotate.mkdir(parents=True, exist_ok=True)
+
+    progress = ProgressBar(len(images), sys.stderr)
+    slots = asyncio.Semaphore(config.max_concurrency)  # bounds open files as well as requests
+
+    async with TritonClient(config) as client:
+
+        async def detect_file(path: Path) -> Outcome:
+            async with slots:
+                try:
+                    image = await asyncio.to_thread(path.read_bytes)
+                    result = await client.detect(image)
+                    if args.annotate:
+                        await asyncio.to_thread(_write_annotated, image, result, args.annotate / path.name)
+                except (TritonError, OSError) as error:
+                    return error
+                finally:
+                    progress.advance()
+                return result
+
+        outcomes = await asyncio.gather(*(detect_file(path) for path in images))
+    progress.finish()
+    report(images, outcomes, as_json=args.json)
+    return EXIT_OK if all(isinstance(o, DetectionResult) for o in outcomes) else EXIT_FAILED
+
+
+def report(images: Sequence[Path], outcomes: Sequence[Outcome], *, as_json: bool) -> None:
+    """Print one outcome per image: a table, or JSON lines; failures and the untrained warning go to stderr.
+
+    In table mode a failed image is an ``error:`` line on stderr; in JSON mode it is a record with an
+    ``error`` key, so that every input file has exactly one line on stdout.
+    """
+    untrained = next(
+        (o for o in outcomes if isinstance(o, DetectionResult) and o.detections.model_untrained), None
+    )
+    if untrained is not None:
+        print(
+            f"warning: the boxes come from an UNTRAINED model (source: {untrained.detections.model_source}); "
+            "they are not meaningful",
+            file=sys.stderr,
+        )
+    if as_json:
+        for path, outcome in zip(images, outcomes, strict=True):
+            print(json.dumps(_outcome_record(path, outcome)))
+    else:
+        _print_detections_table(images, outcomes)
+
+
+def _write_annotated(image: bytes, result: DetectionResult, destination: Path) -> None:
+    annotate_image(image, result.detections).save(destination, format="JPEG", quality=95)
+
+
+def _outcome_record(path: Path, outcome: Outcome) -> dict[str, Any]:
+    if not isinstance(outcome, DetectionResult):
+        status = outcome.status if isinstance(outcome, TritonError) else None
+        error = {"type": type(outcome).__name__, "status": status, "message": str(outcome)}
+        return {"file": str(path), "error": error}
+    return {
+        "file": str(path),
+        "image_size": list(outcome.detections.image_size),
+        "latency_ms": round(outcome.latency_s * 1000, 2),
+        "model": dict(outcome.model_info),
+        "detections": [
+            {
+                "class_id": det.class_id,
+                "class_name": det.class_name,
+                "confidence": round(det.confidence, 4),
+                "bbox": [round(value, 1) for value in det.bbox],
+            }
+            for det in outcome.detections
+        ],
+    }
+
+
+def _print_detections_table(images: Sequence[Path], outcomes: Sequence[Outcome]) -> None:
+    rows: list[tuple[object, ...]] = []
+    for path, outcome in zip(images, outcomes, strict=True):
+        if not isinstance(outcome, DetectionResult):
+            print(f"error: {path}: {type(outcome).__name__}: {outcome}", file=sys.stderr)
+            continue
+        if not outcome.detections:
+            rows.append((path, "-", "", "", "", "", ""))
+        for det in outcome.detections:
+            rows.append(
+                (path, det.class_name, f"{det.confidence:.2f}", *(f"{value:.0f}" for value in det.bbox))
+            )
+    if rows:
+        print(format_table(("FILE", "CLASS", "CONF", "X1", "Y1", "X2", "Y2"), rows))
+
+
+async def _health(args: argparse.Namespace, config: TritonConfig) -> int:
+    async with TritonClient(config) as client:
+        healthy = await client.is_healthy()
+    state = "healthy" if healthy else "unhealthy"
+    print(f"{state}: {config.protocol}://{config.endpoint}, model {config.model}")
+    return EXIT_OK if healthy else EXIT_FAILED
+
+
+async def _stats(args: argparse.Namespace, config: TritonConfig) -> int:
+    async with TritonClient(config) as client:
+        statistics = await client.statistics(None if args.all else config.model)
+    print(format_table(_STATS_HEADERS, [_stats_row(stats) for stats in statistics]))
+    return EXIT_OK
+
+
+_STATS_HEADERS = (
+    "MODEL",
+    "VERSION",
+    "INFERENCES",
+    "EXECUTIONS",
+    "AVG_BATCH",
+    "SUCCESS",
+    "FAIL",
+    "QUEUE_MS",
+    "INPUT_MS",
+    "INFER_MS",
+    "OUTPUT_MS",
+    "BATCH_SIZES",
+)
+
+
+def _stats_row(stats: ModelStatistics) -> tuple[object, ...]:
+    batch_sizes = " ".join(f"{batch.batch_size}x{batch.execution_count}" for batch in stats.batch_stats)
+    return (
+        stats.name,
+        stats.version,
+        stats.inference_count,
+        stats.execution_count,
+        f"{stats.average_batch_size:.2f}",
+        stats.success_count,
+        stats.fail_count,
+        f"{stats.queue_ms:.2f}",
+        f"{stats.compute_input_ms:.2f}",
+        f"{stats.compute_infer_ms:.2f}",
+        f"{stats.compute_output_ms:.2f}",
+        batch_sizes or "-",
+    )
+
+
+async def _models(args: argparse.Namespace, config: TritonConfig) -> int:
+    async with TritonClient(config) as client:
+        index = await client.repository_index()
+    print(format_table(("MODEL", "VERSION", "STATE", "REASON"), [_model_row(entry) for entry in index]))
+    return EXIT_OK
+
+
+def _model_row(entry: ModelVersionState) -> tuple[object, ...]:
+    return (entry.name, entry.version or "-", entry.state or "-", entry.reason)

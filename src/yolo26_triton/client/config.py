@@ -1,0 +1,166 @@
+"""Client settings: one frozen dataclass, read from ``TRITON_*`` environment variables.
+
+Every field names the environment variable it comes from (``field(metadata={"env": ...})``), so a bad
+value is reported the same way whether it came from the environment or from code::
+
+    ValueError: TRITON_PROTOCOL=udp: expected one of grpc, http
+
+An empty or blank variable counts as unset (``TRITON_URL=`` in a compose file keeps the default).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar, cast, get_args
+
+ProtocolName = Literal["grpc", "http"]
+PROTOCOLS: tuple[ProtocolName, ...] = get_args(ProtocolName)
+
+_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+_FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+_T = TypeVar("_T")
+
+
+def _env(name: str) -> dict[str, str]:
+    return {"env": name}
+
+
+@dataclass(frozen=True, slots=True)
+class TritonConfig:
+    """Where the Triton server is and how the client talks to it.
+
+    Attributes:
+        enabled: Feature switch for applications that embed the client (``TRITON_ENABLED``).
+            :class:`~yolo26_triton.client.TritonClient` itself does not consult it.
+        url: gRPC ``host:port`` (``TRITON_URL``).
+        http_url: HTTP ``host:port`` (``TRITON_HTTP_URL``).
+        protocol: ``"grpc"`` or ``"http"`` (``TRITON_PROTOCOL``).
+        timeout: Seconds one call may take, retries included (``TRITON_TIMEOUT``).
+        model: The Triton model that takes JPEG bytes (``TRITON_MODEL``).
+        max_retries: Retries after the first attempt, for transient errors only (``TRITON_MAX_RETRIES``).
+        confidence_threshold: Sent as the ``conf_threshold`` request parameter; the server applies it
+            (``TRITON_CONFIDENCE_THRESHOLD``).
+        iou_threshold: Sent as the ``iou_threshold`` request parameter (``TRITON_IOU_THRESHOLD``).
+        max_concurrency: Requests in flight at once in ``detect_batch`` (``TRITON_MAX_CONCURRENCY``).
+    """
+
+    enabled: bool = field(default=False, metadata=_env("TRITON_ENABLED"))
+    url: str = field(default="localhost:8001", metadata=_env("TRITON_URL"))
+    http_url: str = field(default="localhost:8000", metadata=_env("TRITON_HTTP_URL"))
+    protocol: ProtocolName = field(default="grpc", metadata=_env("TRITON_PROTOCOL"))
+    timeout: float = field(default=60.0, metadata=_env("TRITON_TIMEOUT"))
+    model: str = field(default="detect_ensemble", metadata=_env("TRITON_MODEL"))
+    max_retries: int = field(default=3, metadata=_env("TRITON_MAX_RETRIES"))
+    confidence_threshold: float = field(default=0.5, metadata=_env("TRITON_CONFIDENCE_THRESHOLD"))
+    iou_threshold: float = field(default=0.7, metadata=_env("TRITON_IOU_THRESHOLD"))
+    max_concurrency: int = field(default=8, metadata=_env("TRITON_MAX_CONCURRENCY"))
+
+    def __post_init__(self) -> None:
+        _check(self, "enabled", isinstance(self.enabled, bool), "expected a boolean")
+        for name in ("url", "http_url"):
+            address = getattr(self, name)
+            _check(
+                self,
+                name,
+                isinstance(address, str) and bool(address.strip()) and "://" not in address,
+                "expected host:port without a scheme",
+            )
+        _check(self, "protocol", self.protocol in PROTOCOLS, f"expected one of {', '.join(PROTOCOLS)}")
+        _check(self, "timeout", _is_real(self.timeout) and self.timeout > 0, "expected seconds > 0")
+        _check(self, "model", isinstance(self.model, str) and bool(self.model.strip()), "expected a name")
+        _check(
+            self, "max_retries", _is_int(self.max_retries) and self.max_retries >= 0, "expected an int >= 0"
+        )
+        for name in ("confidence_threshold", "iou_threshold"):
+            value = getattr(self, name)
+            _check(self, name, _is_real(value) and 0.0 <= value <= 1.0, "expected a number in [0, 1]")
+        _check(
+            self,
+            "max_concurrency",
+            _is_int(self.max_concurrency) and self.max_concurrency >= 1,
+            "expected an int >= 1",
+        )
+
+    @property
+    def endpoint(self) -> str:
+        """The ``host:port`` of the chosen protocol: :attr:`url` for gRPC, :attr:`http_url` for HTTP."""
+        return self.url if self.protocol == "grpc" else self.http_url
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> TritonConfig:
+        """Read the ``TRITON_*`` variables; unset ones keep their defaults.
+
+        Args:
+            environ: The variables to read; ``os.environ`` when ``None``.
+
+        Raises:
+            ValueError: A variable does not parse or is out of range; the message names it.
+        """
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for config_field in dataclasses.fields(cls):
+            variable = config_field.metadata["env"]
+            raw = environ.get(variable, "").strip()
+            if raw:
+                parse = _PARSERS_BY_TYPE.get(str(config_field.type), _parse_str)
+                values[config_field.name] = parse(variable, raw)
+        return cls(**values)
+
+
+def env_variable(name: str) -> str:
+    """The environment variable behind the :class:`TritonConfig` field ``name``."""
+    return cast(str, TritonConfig.__dataclass_fields__[name].metadata["env"])
+
+
+def _check(config: TritonConfig, name: str, ok: bool, expectation: str) -> None:
+    if not ok:
+        raise ValueError(f"{env_variable(name)}={getattr(config, name)}: {expectation}")
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _parse_str(_variable: str, raw: str) -> str:
+    return raw
+
+
+def _parse_bool(variable: str, raw: str) -> bool:
+    word = raw.lower()
+    if word in _TRUE_WORDS:
+        return True
+    if word in _FALSE_WORDS:
+        return False
+    raise ValueError(f"{variable}={raw}: expected one of {', '.join(sorted(_TRUE_WORDS | _FALSE_WORDS))}")
+
+
+def _parse_number(variable: str, raw: str, kind: Callable[[str], _T], what: str) -> _T:
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"{variable}={raw}: expected {what}") from None
+
+
+def _parse_int(variable: str, raw: str) -> int:
+    return _parse_number(variable, raw, int, "an integer")
+
+
+def _parse_float(variable: str, raw: str) -> float:
+    return _parse_number(variable, raw, float, "a number")
+
+
+# Field annotations are strings here (``from __future__ import annotations``).
+_PARSERS_BY_TYPE: dict[str, Callable[[str, str], Any]] = {
+    "bool": _parse_bool,
+    "int": _parse_int,
+    "float": _parse_float,
+}

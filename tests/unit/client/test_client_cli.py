@@ -1,0 +1,229 @@
+"""The client subcommands of triton-detect: argument parsing, settings, output, exit codes."""
+
+import argparse
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from yolo26_triton import cli_client
+from yolo26_triton.cli_client import (
+    ProgressBar,
+    collect_images,
+    config_from_args,
+    format_table,
+    register,
+    report,
+)
+from yolo26_triton.client import DetectionResult, Detections, InvalidInputError
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="triton-detect")
+    register(parser.add_subparsers(dest="command", required=True))
+    return parser.parse_args(argv)
+
+
+def write_jpeg(path: Path) -> Path:
+    Image.new("RGB", (64, 48), (10, 20, 30)).save(path, format="JPEG")
+    return path
+
+
+@pytest.fixture
+def no_server(monkeypatch: pytest.MonkeyPatch, closed_address: str) -> str:
+    for variable in ("TRITON_URL", "TRITON_HTTP_URL"):
+        monkeypatch.setenv(variable, closed_address)
+    monkeypatch.setenv("TRITON_MAX_RETRIES", "0")
+    monkeypatch.setenv("TRITON_TIMEOUT", "5")
+    return closed_address
+
+
+@pytest.mark.parametrize("command", ["detect x.jpg", "health", "stats", "models"])
+def test_every_subcommand_sets_func(command: str) -> None:
+    assert callable(parse(*command.split()).func)
+
+
+def test_detect_arguments() -> None:
+    args = parse("detect", "a.jpg", "photos", "--json", "--annotate", "out", "--conf", "0.3")
+    assert args.paths == [Path("a.jpg"), Path("photos")]
+    assert (args.json, args.annotate, args.conf) == (True, Path("out"), 0.3)
+
+
+def test_flags_override_the_environment() -> None:
+    environ = {"TRITON_PROTOCOL": "grpc", "TRITON_URL": "env:1", "TRITON_CONFIDENCE_THRESHOLD": "0.5"}
+    config = config_from_args(
+        parse("detect", "a.jpg", "--url", "flag:2", "--conf", "0.1", "--model", "yolo26"), environ
+    )
+    assert (config.url, config.confidence_threshold, config.model) == ("flag:2", 0.1, "yolo26")
+    assert config_from_args(parse("health"), environ).url == "env:1"
+
+
+def test_url_follows_the_protocol() -> None:
+    config = config_from_args(parse("health", "--protocol", "http", "--url", "web:8000"), {})
+    assert (config.protocol, config.http_url, config.url) == ("http", "web:8000", "localhost:8001")
+    from_env = config_from_args(parse("health", "--url", "web:8000"), {"TRITON_PROTOCOL": "http"})
+    assert from_env.http_url == "web:8000"
+
+
+def test_bad_setting_exits_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("TRITON_TIMEOUT", "soon")
+    assert parse("health").func(parse("health")) == 2
+    assert "TRITON_TIMEOUT=soon" in capsys.readouterr().err
+
+
+def test_collect_images(tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("b.jpg", "A.JPEG", "c.png", "notes.txt"):
+        (folder / name).write_bytes(b"x")
+    (folder / "nested.jpg").mkdir()
+    explicit = tmp_path / "scan.bin"
+    explicit.write_bytes(b"x")
+    assert collect_images([explicit, folder]) == [explicit, folder / "A.JPEG", folder / "b.jpg"]
+    with pytest.raises(FileNotFoundError, match="missing"):
+        collect_images([tmp_path / "missing"])
+
+
+def test_format_table() -> None:
+    assert format_table(("A", "LONG"), [(1, "x"), ("wide", "")]) == "A     LONG\n1     x\nwide"
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_only_on_a_terminal_and_for_more_than_five_files() -> None:
+    quiet, few, shown = io.StringIO(), Terminal(), Terminal()
+    for stream, total in ((quiet, 10), (few, 5), (shown, 6)):
+        bar = ProgressBar(total, stream, width=6)
+        for _ in range(total):
+            bar.advance()
+        bar.finish()
+    assert quiet.getvalue() == few.getvalue() == ""
+    assert shown.getvalue().endswith("\r[######] 6/6\n")
+    assert "\r[###---] 3/6" in shown.getvalue()
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_health_exits_1_without_a_server(
+    protocol: str, no_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = parse("health", "--protocol", protocol)
+    assert args.func(args) == 1
+    assert capsys.readouterr().out.startswith(f"unhealthy: {protocol}://{no_server}")
+
+
+@pytest.mark.parametrize("command", ["stats", "models"])
+def test_management_commands_exit_1_without_a_server(
+    command: str, no_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = parse(command)
+    assert args.func(args) == 1
+    assert "ServerUnavailableError" in capsys.readouterr().err
+
+
+def test_detect_reports_each_failed_file_as_json(
+    tmp_path: Path, no_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    images = [write_jpeg(tmp_path / f"{n}.jpg") for n in range(3)]
+    args = parse("detect", str(tmp_path), "--json")
+    assert args.func(args) == 1
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [record["file"] for record in records] == [str(path) for path in images]
+    assert {record["error"]["type"] for record in records} == {"ServerUnavailableError"}
+
+
+def test_detect_table_mode_reports_errors_on_stderr(
+    tmp_path: Path, no_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = write_jpeg(tmp_path / "one.jpg")
+    args = parse("detect", str(image))
+    assert args.func(args) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"error: {image}: ServerUnavailableError" in captured.err
+
+
+def test_detect_without_images_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = parse("detect", str(tmp_path))
+    assert args.func(args) == 2
+    assert "no .jpg or .jpeg files" in capsys.readouterr().err
+    missing = parse("detect", str(tmp_path / "absent.jpg"))
+    assert missing.func(missing) == 2
+
+
+def test_module_exposes_register_for_the_main_cli() -> None:
+    assert cli_client.register is register
+
+
+def detection_result(untrained: bool) -> DetectionResult:
+    detections = Detections(
+        xyxy=np.array([[1.04, 2, 30.5, 40]], np.float32),
+        confidence=np.array([0.876543], np.float32),
+        class_id=np.array([16], np.int32),
+        class_names=("dog",),
+        image_size=(48, 64),
+        model_untrained=untrained,
+        model_version="1",
+        model_source="yolo26n.yaml" if untrained else "yolo26n.pt",
+    )
+    return DetectionResult(
+        detections=detections, model_info={"model": "yolo26", "head": "classic"}, latency_s=0.0123
+    )
+
+
+def empty_result() -> DetectionResult:
+    empty = Detections(
+        xyxy=np.zeros((0, 4), np.float32),
+        confidence=np.zeros(0, np.float32),
+        class_id=np.zeros(0, np.int32),
+        class_names=(),
+        image_size=(48, 64),
+    )
+    return DetectionResult(detections=empty, model_info={}, latency_s=0.001)
+
+
+OUTCOMES = [detection_result(untrained=False), empty_result(), InvalidInputError("not a JPEG", status="400")]
+PATHS = [Path("a.jpg"), Path("b.jpg"), Path("c.jpg")]
+
+
+def test_report_as_table(capsys: pytest.CaptureFixture[str]) -> None:
+    report(PATHS, OUTCOMES, as_json=False)
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [
+        "FILE   CLASS  CONF  X1  Y1  X2  Y2",
+        "a.jpg  dog    0.88  1   2   30  40",
+        "b.jpg  -",
+    ]
+    assert captured.err == "error: c.jpg: InvalidInputError: [400] not a JPEG\n"
+
+
+def test_report_as_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    report(PATHS, OUTCOMES, as_json=True)
+    first, second, third = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert first == {
+        "file": "a.jpg",
+        "image_size": [48, 64],
+        "latency_ms": 12.3,
+        "model": {"model": "yolo26", "head": "classic"},
+        "detections": [
+            {"class_id": 16, "class_name": "dog", "confidence": 0.8765, "bbox": [1.0, 2.0, 30.5, 40.0]}
+        ],
+    }
+    assert second["detections"] == []
+    assert third == {
+        "file": "c.jpg",
+        "error": {"type": "InvalidInputError", "status": "400", "message": "[400] not a JPEG"},
+    }
+
+
+def test_report_warns_once_about_an_untrained_model(capsys: pytest.CaptureFixture[str]) -> None:
+    report(PATHS[:2], [detection_result(untrained=True)] * 2, as_json=True)
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: the boxes come from an UNTRAINED model (source: yolo26n.yaml); they are not meaningful"
+    ]

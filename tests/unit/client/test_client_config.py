@@ -1,0 +1,151 @@
+"""TritonConfig: defaults, every TRITON_* variable, and every kind of bad value."""
+
+import dataclasses
+
+import pytest
+
+from yolo26_triton.client import TritonConfig
+
+DEFAULTS = {
+    "enabled": False,
+    "url": "localhost:8001",
+    "http_url": "localhost:8000",
+    "protocol": "grpc",
+    "timeout": 60.0,
+    "model": "detect_ensemble",
+    "max_retries": 3,
+    "confidence_threshold": 0.5,
+    "iou_threshold": 0.7,
+    "max_concurrency": 8,
+}
+
+
+def test_defaults_when_no_variable_is_set() -> None:
+    config = TritonConfig.from_env({})
+    assert {name: getattr(config, name) for name in DEFAULTS} == DEFAULTS
+    assert config == TritonConfig()
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw", "field", "expected"),
+    [
+        ("TRITON_ENABLED", "true", "enabled", True),
+        ("TRITON_URL", "triton:9001", "url", "triton:9001"),
+        ("TRITON_HTTP_URL", "triton:9000", "http_url", "triton:9000"),
+        ("TRITON_PROTOCOL", "http", "protocol", "http"),
+        ("TRITON_PROTOCOL", "grpc", "protocol", "grpc"),
+        ("TRITON_TIMEOUT", "2.5", "timeout", 2.5),
+        ("TRITON_TIMEOUT", "30", "timeout", 30.0),
+        ("TRITON_MODEL", "yolo26", "model", "yolo26"),
+        ("TRITON_MAX_RETRIES", "0", "max_retries", 0),
+        ("TRITON_MAX_RETRIES", "7", "max_retries", 7),
+        ("TRITON_CONFIDENCE_THRESHOLD", "0", "confidence_threshold", 0.0),
+        ("TRITON_CONFIDENCE_THRESHOLD", "1", "confidence_threshold", 1.0),
+        ("TRITON_CONFIDENCE_THRESHOLD", "0.25", "confidence_threshold", 0.25),
+        ("TRITON_IOU_THRESHOLD", "0.45", "iou_threshold", 0.45),
+        ("TRITON_MAX_CONCURRENCY", "32", "max_concurrency", 32),
+    ],
+)
+def test_each_variable_is_read(variable: str, raw: str, field: str, expected: object) -> None:
+    config = TritonConfig.from_env({variable: raw})
+    assert getattr(config, field) == expected
+    untouched = {name: value for name, value in DEFAULTS.items() if name != field}
+    assert {name: getattr(config, name) for name in untouched} == untouched
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [(word, True) for word in ("1", "true", "TRUE", "Yes", "on", " on ")]
+    + [(word, False) for word in ("0", "false", "False", "no", "OFF")],
+)
+def test_boolean_words(raw: str, expected: bool) -> None:
+    assert TritonConfig.from_env({"TRITON_ENABLED": raw}).enabled is expected
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw", "expectation"),
+    [
+        ("TRITON_ENABLED", "maybe", "expected one of"),
+        ("TRITON_ENABLED", "2", "expected one of"),
+        ("TRITON_URL", "grpc://localhost:8001", "expected host:port without a scheme"),
+        ("TRITON_HTTP_URL", "http://localhost:8000", "expected host:port without a scheme"),
+        ("TRITON_PROTOCOL", "udp", "expected one of grpc, http"),
+        ("TRITON_PROTOCOL", "GRPC", "expected one of grpc, http"),
+        ("TRITON_TIMEOUT", "abc", "expected a number"),
+        ("TRITON_TIMEOUT", "0", "expected seconds > 0"),
+        ("TRITON_TIMEOUT", "-1", "expected seconds > 0"),
+        ("TRITON_TIMEOUT", "inf", "expected seconds > 0"),
+        ("TRITON_TIMEOUT", "nan", "expected seconds > 0"),
+        ("TRITON_MAX_RETRIES", "-1", "expected an int >= 0"),
+        ("TRITON_MAX_RETRIES", "1.5", "expected an integer"),
+        ("TRITON_MAX_RETRIES", "three", "expected an integer"),
+        ("TRITON_CONFIDENCE_THRESHOLD", "1.5", "expected a number in [0, 1]"),
+        ("TRITON_CONFIDENCE_THRESHOLD", "-0.1", "expected a number in [0, 1]"),
+        ("TRITON_CONFIDENCE_THRESHOLD", "high", "expected a number"),
+        ("TRITON_IOU_THRESHOLD", "2", "expected a number in [0, 1]"),
+        ("TRITON_MAX_CONCURRENCY", "0", "expected an int >= 1"),
+        ("TRITON_MAX_CONCURRENCY", "many", "expected an integer"),
+    ],
+)
+def test_bad_values_name_the_variable_and_the_value(variable: str, raw: str, expectation: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        TritonConfig.from_env({variable: raw})
+    message = str(caught.value)
+    assert message.startswith(f"{variable}=")
+    assert expectation in message
+
+
+def test_protocol_message_is_exact() -> None:
+    with pytest.raises(ValueError) as caught:
+        TritonConfig.from_env({"TRITON_PROTOCOL": "udp"})
+    assert str(caught.value) == "TRITON_PROTOCOL=udp: expected one of grpc, http"
+
+
+def test_empty_or_blank_variable_counts_as_unset() -> None:
+    config = TritonConfig.from_env({"TRITON_URL": "", "TRITON_TIMEOUT": "  ", "TRITON_ENABLED": ""})
+    assert (config.url, config.timeout, config.enabled) == ("localhost:8001", 60.0, False)
+
+
+def test_unrelated_variables_are_ignored() -> None:
+    assert TritonConfig.from_env({"TRITON_SOMETHING": "x", "PATH": "/bin"}) == TritonConfig()
+
+
+def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRITON_MODEL", "yolo26")
+    assert TritonConfig.from_env().model == "yolo26"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"protocol": "udp"}, "TRITON_PROTOCOL=udp: expected one of grpc, http"),
+        ({"timeout": 0}, "TRITON_TIMEOUT=0: expected seconds > 0"),
+        ({"max_retries": True}, "TRITON_MAX_RETRIES=True: expected an int >= 0"),
+        ({"max_concurrency": 2.0}, "TRITON_MAX_CONCURRENCY=2.0: expected an int >= 1"),
+        ({"confidence_threshold": "0.5"}, "TRITON_CONFIDENCE_THRESHOLD=0.5: expected a number in [0, 1]"),
+        ({"enabled": "yes"}, "TRITON_ENABLED=yes: expected a boolean"),
+        ({"model": " "}, "TRITON_MODEL= : expected a name"),
+        ({"url": ""}, "TRITON_URL=: expected host:port without a scheme"),
+    ],
+)
+def test_direct_construction_is_validated_the_same_way(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        TritonConfig(**kwargs)  # type: ignore[arg-type]
+    assert str(caught.value) == message
+
+
+def test_replace_is_validated() -> None:
+    with pytest.raises(ValueError, match="TRITON_IOU_THRESHOLD"):
+        dataclasses.replace(TritonConfig(), iou_threshold=1.1)
+
+
+def test_endpoint_follows_the_protocol() -> None:
+    environ = {"TRITON_URL": "g:1", "TRITON_HTTP_URL": "h:2"}
+    assert TritonConfig.from_env(environ).endpoint == "g:1"
+    assert TritonConfig.from_env({**environ, "TRITON_PROTOCOL": "http"}).endpoint == "h:2"
+
+
+def test_is_frozen() -> None:
+    config = TritonConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.timeout = 1.0  # type: ignore[misc]

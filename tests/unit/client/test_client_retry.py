@@ -1,0 +1,80 @@
+"""retry_policy: retries transient TritonErrors only, a bounded number of times, within a deadline."""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from yolo26_triton.client import InferenceTimeoutError, InvalidInputError, ServerError, ServerUnavailableError
+from yolo26_triton.client.retry import retry_policy
+
+FAST = {"backoff_base_s": 0.001, "backoff_max_s": 0.002}
+
+
+def failing(errors: list[Exception]) -> tuple[Callable[[], Awaitable[str]], list[int]]:
+    """An async call that raises ``errors`` in turn, then returns "ok"; and its attempt counter."""
+    attempts = [0]
+
+    async def call() -> str:
+        attempts[0] += 1
+        if attempts[0] <= len(errors):
+            raise errors[attempts[0] - 1]
+        return "ok"
+
+    return call, attempts
+
+
+@pytest.mark.parametrize("error_type", [ServerUnavailableError, InferenceTimeoutError])
+def test_transient_errors_are_retried_until_success(error_type: type[Exception]) -> None:
+    call, attempts = failing([error_type("busy"), error_type("busy")])
+    assert asyncio.run(retry_policy(3, 10.0, **FAST)(call)) == "ok"
+    assert attempts[0] == 3
+
+
+def test_gives_up_after_max_retries_and_reraises_the_last_error() -> None:
+    errors: list[Exception] = [ServerUnavailableError(f"attempt {n}") for n in range(1, 10)]
+    call, attempts = failing(errors)
+    with pytest.raises(ServerUnavailableError) as caught:
+        asyncio.run(retry_policy(2, 10.0, **FAST)(call))
+    assert attempts[0] == 3
+    assert caught.value is errors[2]
+
+
+def test_zero_retries_means_one_attempt() -> None:
+    call, attempts = failing([ServerUnavailableError("down")])
+    with pytest.raises(ServerUnavailableError):
+        asyncio.run(retry_policy(0, 10.0, **FAST)(call))
+    assert attempts[0] == 1
+
+
+@pytest.mark.parametrize(
+    "error", [InvalidInputError("bad image", status="400"), ServerError("boom"), ValueError("bug")]
+)
+def test_non_transient_errors_are_never_retried(error: Exception) -> None:
+    call, attempts = failing([error])
+    with pytest.raises(type(error)) as caught:
+        asyncio.run(retry_policy(5, 10.0, **FAST)(call))
+    assert caught.value is error
+    assert attempts[0] == 1
+
+
+def test_no_retry_starts_whose_backoff_would_pass_the_deadline() -> None:
+    call, _ = failing([ServerUnavailableError("down")] * 50)
+    started = time.monotonic()
+    with pytest.raises(ServerUnavailableError):
+        asyncio.run(retry_policy(40, 0.3, backoff_base_s=0.05, backoff_max_s=0.1)(call))
+    assert time.monotonic() - started < 0.3 + 0.1  # backoffs stay inside the deadline
+
+
+def test_policy_works_as_an_async_for_loop() -> None:
+    call, attempts = failing([InferenceTimeoutError("slow")])
+
+    async def run() -> str:
+        async for attempt in retry_policy(1, 10.0, **FAST):
+            with attempt:
+                return await call()
+        return "never reached: reraise=True raises instead"
+
+    assert asyncio.run(run()) == "ok"
+    assert attempts[0] == 2
