@@ -45,6 +45,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     detect.add_argument(
         "--conf", type=float, help="confidence threshold; overrides TRITON_CONFIDENCE_THRESHOLD"
     )
+    detect.add_argument(
+        "--max-det", type=int, help="at most this many boxes per image (server default: 300)"
+    )
     detect.set_defaults(func=_command(_detect))
 
     health = subparsers.add_parser(
@@ -175,7 +178,7 @@ async def _detect(args: argparse.Namespace, config: TritonConfig) -> int:
             async with slots:
                 try:
                     image = await asyncio.to_thread(path.read_bytes)
-                    result = await client.detect(image)
+                    result = await client.detect(image, max_detections=args.max_det)
                     if args.annotate:
                         await asyncio.to_thread(_write_annotated, image, result, args.annotate / path.name)
                 except (TritonError, OSError) as error:

@@ -21,6 +21,10 @@ from ..sample_images import SAMPLE_IMAGES
 pytestmark = pytest.mark.integration
 OUTPUTS = ("BOXES", "SCORES", "CLASS_IDS", "CLASS_NAMES", "MODEL_INFO")
 PROTOCOLS = {"http": httpclient, "grpc": grpcclient}
+CONF = 0.45
+"""Above this the fixture model keeps fewer than 300 boxes per sample image after NMS, so no box
+sits at the max_det cut, where scores that differ by 1e-4 between two letterbox resizes could swap
+the last place."""
 
 
 def infer(server: EmbeddedServer, protocol: str, image: bytes, **parameters: Any) -> dict[str, np.ndarray]:
@@ -39,25 +43,52 @@ def infer(server: EmbeddedServer, protocol: str, image: bytes, **parameters: Any
         client.close()
 
 
-def matched_fraction(ours: dict[str, np.ndarray], reference: Any) -> float:
-    """Share of reference boxes that ours has too: same class, every coordinate within 1 px."""
-    reference_boxes = reference.boxes.xyxy.numpy()
-    reference_classes = reference.boxes.cls.numpy().astype(np.int32)
-    matched = 0
-    for box, class_id in zip(reference_boxes, reference_classes, strict=True):
-        same_class = ours["CLASS_IDS"] == class_id
-        close = np.abs(ours["BOXES"] - box).max(axis=1) <= 1.0
-        matched += bool(np.any(same_class & close))
-    return matched / max(len(reference_boxes), 1)
+SCORE_TOLERANCE = 0.01
+"""Scores of one box differ by up to 0.005 between the two pipelines: DALI (float) and OpenCV
+(fixed point) resize to within one grey level, and the fixture's scaled classifier amplifies it."""
+
+
+def unmatched_reference_boxes(ours: dict[str, np.ndarray], reference: Any) -> list[int]:
+    """Indices of reference boxes that ours lacks: same class, every coordinate within 1 px and
+    the score within :data:`SCORE_TOLERANCE`, each of our boxes used once."""
+    unused = np.ones(len(ours["SCORES"]), dtype=bool)
+    missing = []
+    for index, (box, score, class_id) in enumerate(
+        zip(reference.boxes.xyxy.numpy(), reference.boxes.conf.numpy(), reference.boxes.cls.numpy(), strict=True)
+    ):
+        candidates = (
+            unused
+            & (ours["CLASS_IDS"] == int(class_id))
+            & (np.abs(ours["BOXES"] - box).max(axis=1) <= 1.0)
+            & (np.abs(ours["SCORES"] - score) <= SCORE_TOLERANCE)
+        )
+        if candidates.any():
+            unused[np.argmax(candidates)] = False
+        else:
+            missing.append(index)
+    return missing
+
+
+@pytest.fixture(scope="module")
+def ultralytics_onnx(built_repository: BuildResult) -> YOLO:
+    """Ultralytics' own predict() on the ONNX file the server runs, with the server's square letterbox.
+
+    For an ONNX with dynamic axes, predict() letterboxes to the smallest stride-multiple
+    rectangle (``auto=True``); the ensemble's input is always 640x640, as for a TensorRT engine
+    or a static ONNX. Clearing the backend's ``dynamic`` flag makes predict() do the same.
+    """
+    model = YOLO(str(built_repository.onnx_path), task="detect")
+    model.predict(str(SAMPLE_IMAGES[0]), verbose=False)
+    model.predictor.model.dynamic = False
+    return model
 
 
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
-def test_ensemble_matches_ultralytics_predict(
-    server: EmbeddedServer, built_repository: BuildResult, protocol: str
-) -> None:
-    reference_model = YOLO(str(built_repository.onnx_path), task="detect")
+def test_ensemble_matches_ultralytics_predict(server: EmbeddedServer, ultralytics_onnx: YOLO, protocol: str) -> None:
     for image in SAMPLE_IMAGES:
-        reference = reference_model.predict(str(image), conf=0.25, iou=0.7, verbose=False)[0]
-        ours = infer(server, protocol, image.read_bytes())
-        print(image.name, len(reference.boxes), len(ours["SCORES"]), matched_fraction(ours, reference))
-        assert len(reference.boxes) > 0
+        reference = ultralytics_onnx.predict(str(image), conf=CONF, iou=0.7, verbose=False)[0]
+        ours = infer(server, protocol, image.read_bytes(), conf_threshold=CONF)
+        assert 0 < len(reference.boxes) < 300, "the fixture model must produce boxes, not truncated"
+        assert len(ours["SCORES"]) == len(reference.boxes), image.name
+        assert unmatched_reference_boxes(ours, reference) == [], image.name
+        assert list(ours["CLASS_NAMES"]) == [reference.names[int(c)].encode() for c in ours["CLASS_IDS"]]

@@ -1,0 +1,28 @@
+# Two commands do everything on a fresh clone (see README "Quick start"):
+#   make demo   set up, build the model, serve it, detect sample JPEGs, stop
+#   make test   set up, run the unit and integration tests (the real tritonserver, CPU profile)
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --editable ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/triton-detect demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests model_repository benchmarks
+	$(BIN)/ruff format --check src tests model_repository
+	$(BIN)/mypy
