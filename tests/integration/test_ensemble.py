@@ -92,3 +92,75 @@ def test_ensemble_matches_ultralytics_predict(server: EmbeddedServer, ultralytic
         assert len(ours["SCORES"]) == len(reference.boxes), image.name
         assert unmatched_reference_boxes(ours, reference) == [], image.name
         assert list(ours["CLASS_NAMES"]) == [reference.names[int(c)].encode() for c in ours["CLASS_IDS"]]
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_request_parameters_set_thresholds_per_request(server: EmbeddedServer, protocol: str) -> None:
+    image = SAMPLE_IMAGES[0].read_bytes()
+    loose = infer(server, protocol, image, conf_threshold=CONF)
+    strict = infer(server, protocol, image, conf_threshold=0.55)
+    capped = infer(server, protocol, image, conf_threshold=CONF, max_detections=3)
+    assert 3 < len(strict["SCORES"]) < len(loose["SCORES"])
+    assert strict["SCORES"].min() > 0.55
+    np.testing.assert_array_equal(capped["SCORES"], loose["SCORES"][:3])
+
+
+def test_defaults_are_ultralytics_predict_defaults(server: EmbeddedServer, ultralytics_onnx: YOLO) -> None:
+    image = SAMPLE_IMAGES[1]
+    reference = ultralytics_onnx.predict(str(image), verbose=False)[0]  # conf 0.25, iou 0.7, max_det 300
+    ours = infer(server, "grpc", image.read_bytes())
+    assert len(ours["SCORES"]) == len(reference.boxes)
+    assert ours["SCORES"].min() > 0.25
+
+
+@pytest.mark.parametrize("parameters", [{"conf_threshold": 2.0}, {"iou_threshold": -1.0}, {"max_detections": 0}])
+def test_bad_threshold_is_invalid_argument(server: EmbeddedServer, parameters: dict[str, Any]) -> None:
+    with pytest.raises(InferenceServerException) as raised:
+        infer(server, "grpc", SAMPLE_IMAGES[0].read_bytes(), **parameters)
+    assert "INVALID_ARGUMENT" in str(raised.value.status())
+    assert next(iter(parameters)) in raised.value.message()
+
+
+def test_model_info_names_the_detector(server: EmbeddedServer, built_repository: BuildResult) -> None:
+    outputs = infer(server, "http", SAMPLE_IMAGES[0].read_bytes())
+    info = json.loads(outputs["MODEL_INFO"][0])
+    assert info == {
+        "model": "yolo26",
+        "version": "1",
+        "source": built_repository.metadata.source,
+        "untrained": False,
+        "head": "classic",
+        "image_size": [1080, 810],
+    }
+    assert built_repository.metadata.names[0] == "person"  # read back from the exported ONNX metadata
+
+
+def test_undecodable_image_fails_alone_in_a_batch(server: EmbeddedServer) -> None:
+    good = [image.read_bytes() for image in SAMPLE_IMAGES]
+    bad = [good[0][: len(good[0]) // 3], b"not an image at all"]
+    requests = good + bad + good
+
+    def attempt(image: bytes) -> dict[str, np.ndarray] | InferenceServerException:
+        try:
+            return infer(server, "grpc", image, conf_threshold=CONF)
+        except InferenceServerException as error:
+            return error
+
+    with ThreadPoolExecutor(max_workers=len(requests)) as pool:
+        outcomes = list(pool.map(attempt, requests))
+    for outcome in outcomes[:3] + outcomes[5:]:
+        assert isinstance(outcome, dict) and len(outcome["SCORES"]) > 0
+    truncated, garbage = outcomes[3:5]
+    assert isinstance(truncated, InferenceServerException) and "truncated or corrupt" in truncated.message()
+    assert isinstance(garbage, InferenceServerException) and "not a JPEG" in garbage.message()
+    assert "INVALID_ARGUMENT" in str(garbage.status())
+    np.testing.assert_array_equal(outcomes[0]["BOXES"], outcomes[5]["BOXES"])
+
+
+def test_server_loaded_the_cpu_profile(server: EmbeddedServer) -> None:
+    client = httpclient.InferenceServerClient(server.options.http_url)
+    try:
+        backends = {model: client.get_model_config(model).get("backend") for model in ("preprocess", "yolo26")}
+    finally:
+        client.close()
+    assert backends == {"preprocess": "python", "yolo26": "python"}
