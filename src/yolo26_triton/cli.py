@@ -106,7 +106,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("%s received: stopping the server", signal.Signals(signum).name)
-        server.stop()
+        server.terminate()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

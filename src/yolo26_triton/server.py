@@ -213,6 +213,11 @@ class EmbeddedServer:
         """Whether the server process is alive."""
         return self._process is not None and self._process.poll() is None
 
+    def terminate(self) -> None:
+        """Sends SIGTERM and returns at once (safe in a signal handler; :meth:`wait` sees the exit)."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+
     def stop(self, *, timeout: float = 45.0) -> int | None:
         """Stops the server with SIGTERM, SIGKILL after ``timeout`` seconds.
 

@@ -12,9 +12,9 @@ The letterbox matches Ultralytics' ``LetterBox`` to within one grey level: resiz
 ``fn.slice`` padding (value 114) so that ``top = (size - new_h) // 2`` as in
 :class:`~yolo26_triton.ops.letterbox.LetterboxGeometry`.
 
-Pipeline inputs and outputs carry the Triton tensor names, so the DALI backend maps them by name:
-input ``IMAGE`` (encoded bytes), outputs ``IMAGES`` (float32 ``3 x size x size``, RGB, 0..1) and
-``ORIGINAL_SIZE`` (int32 ``[height, width]``).
+The ``external_source`` carries the Triton input name ``IMAGE`` (encoded bytes); the DALI backend
+maps outputs by position, so the configs list them in the pipeline's order: ``IMAGES`` (float32
+``3 x size x size``, RGB, 0..1), then ``ORIGINAL_SIZE`` (int32 ``[height, width]``).
 """
 
 from __future__ import annotations
@@ -47,13 +47,16 @@ def letterbox_graph(encoded, size: int, decoder: Decoder):  # type: ignore[no-un
     image = fn.decoders.image(encoded, device=decoder, output_type=types.RGB, **decoder_options)
     shape = image.shape(dtype=types.INT32)
     height, width = shape[0], shape[1]
-    ratio = math.min(size / fn.cast(height, dtype=types.FLOAT), size / fn.cast(width, dtype=types.FLOAT))
-    resized_height = math.max(math.floor(fn.cast(height, dtype=types.FLOAT) * ratio + 0.5), 1.0)
-    resized_width = math.max(math.floor(fn.cast(width, dtype=types.FLOAT) * ratio + 0.5), 1.0)
+    # Geometry in float64 with Python's round-half-to-even, as LetterboxGeometry and Ultralytics
+    # compute it: 853x1280 -> 426.5 rows must round to 426, not 427.
+    height_f64, width_f64 = fn.cast(height, dtype=types.FLOAT64), fn.cast(width, dtype=types.FLOAT64)
+    ratio = math.min(size / height_f64, size / width_f64)
+    resized_height = math.max(_round_half_to_even(height_f64 * ratio), 1.0)
+    resized_width = math.max(_round_half_to_even(width_f64 * ratio), 1.0)
     resized = fn.resize(
         image,
-        resize_x=resized_width,
-        resize_y=resized_height,
+        resize_x=fn.cast(resized_width, dtype=types.FLOAT),
+        resize_y=fn.cast(resized_height, dtype=types.FLOAT),
         interp_type=types.INTERP_LINEAR,
         antialias=False,
         subpixel_scale=False,
@@ -75,6 +78,14 @@ def letterbox_graph(encoded, size: int, decoder: Decoder):  # type: ignore[no-un
     )
     original_size = fn.stack(height, width)
     return images, original_size
+
+
+def _round_half_to_even(value):  # type: ignore[no-untyped-def]
+    """Python's ``round()`` on a float64 DataNode: ties go to the even neighbour."""
+    lower = math.floor(value)
+    is_tie = fn.cast(value - lower == 0.5, dtype=types.FLOAT64)
+    lower_is_even = fn.cast(math.floor(lower / 2) * 2 == lower, dtype=types.FLOAT64)
+    return math.floor(value + 0.5) - is_tie * lower_is_even
 
 
 def build_pipeline(

@@ -18,13 +18,6 @@ from ...sample_images import SAMPLE_IMAGES
 SIZE = 640
 BATCH_SIZE = 4
 
-HALF_PIXEL_ROUNDING = (
-    "dali_pipeline.letterbox_graph rounds the resized sides half up (floor(x + 0.5)) while Ultralytics' "
-    "LetterBox and LetterboxGeometry use Python's round() (half to even): 853x1280 resizes to 427 rows "
-    "at top 106 instead of 426 rows at top 107"
-)
-
-
 @pytest.fixture(scope="module")
 def pipeline() -> Iterator[Pipeline]:
     pipe = build_pipeline(decoder="cpu", size=SIZE, batch_size=BATCH_SIZE)
@@ -87,8 +80,8 @@ def test_sample_image_matches_ultralytics_letterbox(pipeline: Pipeline, path: Pa
         (1, 1),
         (3, 2000),
         (333, 517),
-        pytest.param(853, 1280, marks=pytest.mark.xfail(strict=True, reason=HALF_PIXEL_ROUNDING)),
-        pytest.param(1280, 853, marks=pytest.mark.xfail(strict=True, reason=HALF_PIXEL_ROUNDING)),
+        (853, 1280),
+        (1280, 853),
     ],
 )
 def test_synthetic_jpeg_matches_ultralytics_letterbox(pipeline: Pipeline, height: int, width: int) -> None:
@@ -113,9 +106,9 @@ def test_synthetic_jpeg_matches_ultralytics_letterbox(pipeline: Pipeline, height
         (1, 1),
         (5, 1279),
         (333, 517),
-        pytest.param(853, 1280, marks=pytest.mark.xfail(strict=True, reason=HALF_PIXEL_ROUNDING)),
-        pytest.param(1442, 2560, marks=pytest.mark.xfail(strict=True, reason=HALF_PIXEL_ROUNDING)),
-        pytest.param(5, 1280, marks=pytest.mark.xfail(strict=True, reason=HALF_PIXEL_ROUNDING)),
+        (853, 1280),
+        (1442, 2560),
+        (5, 1280),
     ],
 )
 def test_image_lands_where_letterbox_geometry_says(pipeline: Pipeline, height: int, width: int) -> None:

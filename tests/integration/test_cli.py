@@ -1,0 +1,54 @@
+"""``triton-detect serve`` and ``detect`` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from yolo26_triton.server import EmbeddedServer, free_port
+
+from ..sample_images import SAMPLE_IMAGES
+
+pytestmark = pytest.mark.integration
+TRITON_DETECT = [sys.executable, "-m", "yolo26_triton.cli"]
+
+
+def test_serve_prints_ready_and_stops_cleanly_on_sigterm(repository: Path, tmp_path: Path) -> None:
+    ports = [str(free_port()) for _ in range(3)]
+    command = [*TRITON_DETECT, "serve", "--repository", str(repository), "--http-port", ports[0],
+               "--grpc-port", ports[1], "--metrics-port", ports[2]]
+    output = tmp_path / "serve.log"
+    with output.open("w") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while "triton-detect: ready:" not in output.read_text():
+            assert process.poll() is None, output.read_text()
+            assert time.monotonic() < deadline, "no ready line"
+            time.sleep(0.2)
+        ready_line = next(line for line in output.read_text().splitlines() if "triton-detect: ready:" in line)
+        assert f"127.0.0.1:{ports[1]}" in ready_line and "trained" in ready_line
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+        assert time.monotonic() - started < 30
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_detect_command_prints_json_lines_and_annotates(server: EmbeddedServer, tmp_path: Path) -> None:
+    command = [*TRITON_DETECT, "detect", *map(str, SAMPLE_IMAGES[:2]), "--json", "--url", server.options.grpc_url,
+               "--annotate", str(tmp_path), "--conf", "0.5"]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert finished.returncode == 0, finished.stderr
+    records = [json.loads(line) for line in finished.stdout.splitlines()]
+    assert [Path(record["file"]).name for record in records] == ["bus.jpg", "zidane.jpg"]
+    assert all(detection["confidence"] >= 0.5 for detection in records[0]["detections"])
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["bus.jpg", "zidane.jpg"]
