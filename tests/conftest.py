@@ -22,7 +22,9 @@ def built_repository(tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
     """A copy of the model repository with the spread-score model exported into it."""
     workdir = tmp_path_factory.mktemp("repository")
     repository = workdir / "model_repository"
-    shutil.copytree(DEFAULT_REPOSITORY, repository, ignore=shutil.ignore_patterns("*.onnx", "*.dali", "*.json"))
+    shutil.copytree(
+        DEFAULT_REPOSITORY, repository, ignore=shutil.ignore_patterns("*.onnx", "*.dali", "*.json")
+    )
     weights = make_spread_score_weights(workdir / "yolo26n-spread.pt")
     return build_repository(repository, str(weights))
 
@@ -37,7 +39,10 @@ def repository(built_repository: BuildResult) -> Path:
 def server(repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
     """The real embedded tritonserver, CPU profile, on free loopback ports."""
     log_path = tmp_path_factory.mktemp("server") / "tritonserver.log"
-    with log_path.open("w") as log, EmbeddedServer(
-        ServerOptions.on_free_ports(repository=repository, extra_args=FAST_EXIT), log_file=log
-    ) as running:
+    with (
+        log_path.open("w") as log,
+        EmbeddedServer(
+            ServerOptions.on_free_ports(repository=repository, extra_args=FAST_EXIT), log_file=log
+        ) as running,
+    ):
         yield running

@@ -37,7 +37,10 @@ def make_spread_score_weights(path: Path, seed: int = 0) -> Path:
     yolo = untrained_model("yolo26n.yaml")
     network = yolo.model
     batch = np.stack(
-        [LetterBox((640, 640), auto=False)(image=cv2.imread(str(image)))[..., ::-1] for image in SAMPLE_IMAGES]
+        [
+            LetterBox((640, 640), auto=False)(image=cv2.imread(str(image)))[..., ::-1]
+            for image in SAMPLE_IMAGES
+        ]
     )
     images = torch.from_numpy(batch.transpose(0, 3, 1, 2).copy()).float() / 255
     for module in network.modules():

@@ -39,10 +39,18 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     build = commands.add_parser("build", help="export YOLO26 into the model repository")
-    build.add_argument("--weights", default=DEFAULT_WEIGHTS, help="yolo26n.pt-style name, a local .pt, or a YAML")
-    build.add_argument("--head", choices=["classic", "nms_free"], default="classic",
-                       help="classic: NMS in postprocess (default export); nms_free: YOLO26's end-to-end head")
-    build.add_argument("--force", action="store_true", help="export again even if the repository has this model")
+    build.add_argument(
+        "--weights", default=DEFAULT_WEIGHTS, help="yolo26n.pt-style name, a local .pt, or a YAML"
+    )
+    build.add_argument(
+        "--head",
+        choices=["classic", "nms_free"],
+        default="classic",
+        help="classic: NMS in postprocess (default export); nms_free: YOLO26's end-to-end head",
+    )
+    build.add_argument(
+        "--force", action="store_true", help="export again even if the repository has this model"
+    )
     _add_repository(build)
     build.set_defaults(func=_build)
 
@@ -63,27 +71,42 @@ def _add_repository(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_server_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", choices=["cpu", "gpu"], default="cpu",
-                        help="cpu: embedded server, Python-backend stand-ins (default); gpu: DALI + TensorRT")
+    parser.add_argument(
+        "--profile",
+        choices=["cpu", "gpu"],
+        default="cpu",
+        help="cpu: embedded server, Python-backend stand-ins (default); gpu: DALI + TensorRT",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     parser.add_argument("--http-port", type=int, default=8000)
     parser.add_argument("--grpc-port", type=int, default=8001)
     parser.add_argument("--metrics-port", type=int, default=8002)
-    parser.add_argument("--tritonserver", type=Path,
-                        help="a tritonserver binary with the DALI and TensorRT backends (the gpu profile needs one)")
+    parser.add_argument(
+        "--tritonserver",
+        type=Path,
+        help="a tritonserver binary with the DALI and TensorRT backends (the gpu profile needs one)",
+    )
 
 
 def _build(args: argparse.Namespace) -> int:
     result = build_repository(args.repository, args.weights, head=args.head, force=args.force)
     metadata = result.metadata
     state = "reused" if result.reused else "exported"
-    log.info("%s %s (%s head, %d classes) -> %s", state, metadata.source, metadata.head,
-             len(metadata.names), result.onnx_path)
+    log.info(
+        "%s %s (%s head, %d classes) -> %s",
+        state,
+        metadata.source,
+        metadata.head,
+        len(metadata.names),
+        result.onnx_path,
+    )
     if metadata.untrained:
         log.warning("UNTRAINED model (%s): its boxes mean nothing", metadata.source)
     log.info("GPU preprocess pipeline -> %s", result.dali_path)
-    log.info("TensorRT engine for the GPU profile (run where TensorRT is, e.g. the NGC image):\n  %s",
-             result.trtexec_command)
+    log.info(
+        "TensorRT engine for the GPU profile (run where TensorRT is, e.g. the NGC image):\n  %s",
+        result.trtexec_command,
+    )
     return 0
 
 
@@ -112,8 +135,14 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, stop)
     try:
         server.start()
-        log.info("ready: HTTP %s, gRPC %s, metrics %s (profile %s, %s)", options.http_url, options.grpc_url,
-                 options.metrics_url, options.profile, describe_detector(options.repository))
+        log.info(
+            "ready: HTTP %s, gRPC %s, metrics %s (profile %s, %s)",
+            options.http_url,
+            options.grpc_url,
+            options.metrics_url,
+            options.profile,
+            describe_detector(options.repository),
+        )
         exit_code = server.wait()
     finally:
         server.close()

@@ -45,9 +45,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     detect.add_argument(
         "--conf", type=float, help="confidence threshold; overrides TRITON_CONFIDENCE_THRESHOLD"
     )
-    detect.add_argument(
-        "--max-det", type=int, help="at most this many boxes per image (server default: 300)"
-    )
+    detect.add_argument("--max-det", type=int, help="at most this many boxes per image (server default: 300)")
     detect.set_defaults(func=_command(_detect))
 
     health = subparsers.add_parser(

@@ -118,7 +118,9 @@ class _WheelLayout:
         )
         for path in (layout.tritonserver, layout.python_backend, layout.stub, layout.libraries):
             if not path.exists():
-                raise ServerError(f"{path} is missing from the nvidia-pytriton wheel (Python {python_version})")
+                raise ServerError(
+                    f"{path} is missing from the nvidia-pytriton wheel (Python {python_version})"
+                )
         return layout
 
 
@@ -183,8 +185,11 @@ class EmbeddedServer:
         if self.options.tritonserver is None:
             self._lay_out_python_backend()
         output = self._log_file if self._log_file is not None else None
-        self._process = subprocess.Popen(  # noqa: S603  (our own command line)
-            self.command(), env=self.environment(), stdout=output, stderr=subprocess.STDOUT if output else None
+        self._process = subprocess.Popen(
+            self.command(),
+            env=self.environment(),
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
         )
         self.wait_until_ready(timeout=timeout)
 
@@ -194,11 +199,15 @@ class EmbeddedServer:
         url = f"http://{self.options.http_url}/v2/health/ready"
         while time.monotonic() < deadline:
             if self._process is not None and self._process.poll() is not None:
-                raise ServerError(f"tritonserver exited with code {self._process.returncode} before it was ready")
-            with contextlib.suppress(urllib.error.URLError, OSError):
-                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310  (loopback http)
-                    if response.status == 200:
-                        return
+                raise ServerError(
+                    f"tritonserver exited with code {self._process.returncode} before it was ready"
+                )
+            with (
+                contextlib.suppress(urllib.error.URLError, OSError),
+                urllib.request.urlopen(url, timeout=2) as response,
+            ):
+                if response.status == 200:
+                    return
             time.sleep(0.2)
         raise ServerError(f"tritonserver was not ready within {timeout:.0f} s ({url})")
 

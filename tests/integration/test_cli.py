@@ -21,8 +21,18 @@ TRITON_DETECT = [sys.executable, "-m", "yolo26_triton.cli"]
 
 def test_serve_prints_ready_and_stops_cleanly_on_sigterm(repository: Path, tmp_path: Path) -> None:
     ports = [str(free_port()) for _ in range(3)]
-    command = [*TRITON_DETECT, "serve", "--repository", str(repository), "--http-port", ports[0],
-               "--grpc-port", ports[1], "--metrics-port", ports[2]]
+    command = [
+        *TRITON_DETECT,
+        "serve",
+        "--repository",
+        str(repository),
+        "--http-port",
+        ports[0],
+        "--grpc-port",
+        ports[1],
+        "--metrics-port",
+        ports[2],
+    ]
     output = tmp_path / "serve.log"
     with output.open("w") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, text=True)
@@ -44,8 +54,18 @@ def test_serve_prints_ready_and_stops_cleanly_on_sigterm(repository: Path, tmp_p
 
 
 def test_detect_command_prints_json_lines_and_annotates(server: EmbeddedServer, tmp_path: Path) -> None:
-    command = [*TRITON_DETECT, "detect", *map(str, SAMPLE_IMAGES[:2]), "--json", "--url", server.options.grpc_url,
-               "--annotate", str(tmp_path), "--conf", "0.5"]
+    command = [
+        *TRITON_DETECT,
+        "detect",
+        *map(str, SAMPLE_IMAGES[:2]),
+        "--json",
+        "--url",
+        server.options.grpc_url,
+        "--annotate",
+        str(tmp_path),
+        "--conf",
+        "0.5",
+    ]
     finished = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert finished.returncode == 0, finished.stderr
     records = [json.loads(line) for line in finished.stdout.splitlines()]

@@ -91,7 +91,8 @@ def test_invalid_jpeg_is_invalid_input_and_not_retried(server: EmbeddedServer) -
             with pytest.raises(InvalidInputError):
                 await client.detect(b"\xff\xd8\xff\xe0 truncated")
             after = await client.statistics("preprocess")
-        # One attempt, no retry. (Triton counts a Python-backend error response as an inference, not a failure.)
+        # One attempt, no retry. (Triton counts a Python-backend error response as an
+        # inference, not as a failure.)
         assert after[0].inference_count - before[0].inference_count == 1
         return raised.value
 

@@ -54,7 +54,12 @@ def unmatched_reference_boxes(ours: dict[str, np.ndarray], reference: Any) -> li
     unused = np.ones(len(ours["SCORES"]), dtype=bool)
     missing = []
     for index, (box, score, class_id) in enumerate(
-        zip(reference.boxes.xyxy.numpy(), reference.boxes.conf.numpy(), reference.boxes.cls.numpy(), strict=True)
+        zip(
+            reference.boxes.xyxy.numpy(),
+            reference.boxes.conf.numpy(),
+            reference.boxes.cls.numpy(),
+            strict=True,
+        )
     ):
         candidates = (
             unused
@@ -84,7 +89,9 @@ def ultralytics_onnx(built_repository: BuildResult) -> YOLO:
 
 
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
-def test_ensemble_matches_ultralytics_predict(server: EmbeddedServer, ultralytics_onnx: YOLO, protocol: str) -> None:
+def test_ensemble_matches_ultralytics_predict(
+    server: EmbeddedServer, ultralytics_onnx: YOLO, protocol: str
+) -> None:
     for image in SAMPLE_IMAGES:
         reference = ultralytics_onnx.predict(str(image), conf=CONF, iou=0.7, verbose=False)[0]
         ours = infer(server, protocol, image.read_bytes(), conf_threshold=CONF)
@@ -113,7 +120,9 @@ def test_defaults_are_ultralytics_predict_defaults(server: EmbeddedServer, ultra
     assert ours["SCORES"].min() > 0.25
 
 
-@pytest.mark.parametrize("parameters", [{"conf_threshold": 2.0}, {"iou_threshold": -1.0}, {"max_detections": 0}])
+@pytest.mark.parametrize(
+    "parameters", [{"conf_threshold": 2.0}, {"iou_threshold": -1.0}, {"max_detections": 0}]
+)
 def test_bad_threshold_is_invalid_argument(server: EmbeddedServer, parameters: dict[str, Any]) -> None:
     with pytest.raises(InferenceServerException) as raised:
         infer(server, "grpc", SAMPLE_IMAGES[0].read_bytes(), **parameters)
@@ -160,7 +169,9 @@ def test_undecodable_image_fails_alone_in_a_batch(server: EmbeddedServer) -> Non
 def test_server_loaded_the_cpu_profile(server: EmbeddedServer) -> None:
     client = httpclient.InferenceServerClient(server.options.http_url)
     try:
-        backends = {model: client.get_model_config(model).get("backend") for model in ("preprocess", "yolo26")}
+        backends = {
+            model: client.get_model_config(model).get("backend") for model in ("preprocess", "yolo26")
+        }
     finally:
         client.close()
     assert backends == {"preprocess": "python", "yolo26": "python"}

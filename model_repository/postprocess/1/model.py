@@ -43,12 +43,18 @@ class TritonPythonModel:
         try:
             settings = self._defaults.with_request_parameters(request.parameters())
         except ValueError as error:
-            return pb_utils.InferenceResponse(error=pb_utils.TritonError(str(error), pb_utils.TritonError.INVALID_ARG))
+            return pb_utils.InferenceResponse(
+                error=pb_utils.TritonError(str(error), pb_utils.TritonError.INVALID_ARG)
+            )
         raw = self._array(pb_utils.get_input_tensor_by_name(request, "output0"))[0]
-        height, width = (int(side) for side in pb_utils.get_input_tensor_by_name(request, "ORIGINAL_SIZE").as_numpy()[0])
+        height, width = (
+            int(side) for side in pb_utils.get_input_tensor_by_name(request, "ORIGINAL_SIZE").as_numpy()[0]
+        )
         boxes, scores, class_ids = (
             self._to_host(array)
-            for array in detections_in_original_pixels(raw, (height, width), settings, self._input_size, self._xp)
+            for array in detections_in_original_pixels(
+                raw, (height, width), settings, self._input_size, self._xp
+            )
         )
         info = np.array([[self._metadata.response_info((height, width)).encode()]], dtype=np.object_)
         return pb_utils.InferenceResponse(

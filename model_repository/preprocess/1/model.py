@@ -34,8 +34,8 @@ class TritonPythonModel:
             if encoded.shape[0] != 1:
                 errors.append(
                     InvalidImageError(
-                        f"IMAGE must hold one image per request (shape [1, bytes]), got shape {list(encoded.shape)}; "
-                        "send several images as concurrent requests"
+                        "IMAGE must hold one image per request (shape [1, bytes]), "
+                        f"got shape {list(encoded.shape)}; send several images as concurrent requests"
                     )
                 )
                 images.append(None)
@@ -48,7 +48,9 @@ class TritonPythonModel:
             outcome = error if error is not None else next(results)
             if isinstance(outcome, InvalidImageError):
                 responses.append(
-                    pb_utils.InferenceResponse(error=pb_utils.TritonError(str(outcome), pb_utils.TritonError.INVALID_ARG))
+                    pb_utils.InferenceResponse(
+                        error=pb_utils.TritonError(str(outcome), pb_utils.TritonError.INVALID_ARG)
+                    )
                 )
             else:
                 responses.append(

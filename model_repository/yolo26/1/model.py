@@ -17,7 +17,9 @@ class TritonPythonModel:
         config = json.loads(args["model_config"])
         parameters = {key: value["string_value"] for key, value in config["parameters"].items()}
         model_path = Path(args["model_repository"]) / args["model_version"] / "model.onnx"
-        self._detector = OnnxDetector(model_path, intra_op_num_threads=int(parameters["intra_op_num_threads"]))
+        self._detector = OnnxDetector(
+            model_path, intra_op_num_threads=int(parameters["intra_op_num_threads"])
+        )
 
     def execute(self, requests):
         """Concatenates the requests' images, runs them at once, splits the output back."""

@@ -20,7 +20,7 @@ maps outputs by position, so the configs list them in the pipeline's order: ``IM
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from nvidia.dali import fn, math, pipeline_def, types
 from nvidia.dali.pipeline import Pipeline
@@ -37,13 +37,13 @@ hybrid). 0.65 is NVIDIA's recommended split for mixed workloads; GPUs without th
 decoder ignore it."""
 
 
-def letterbox_graph(encoded, size: int, decoder: Decoder):  # type: ignore[no-untyped-def]
+def letterbox_graph(encoded: Any, size: int, decoder: Decoder) -> tuple[Any, Any]:
     """Builds the decode + letterbox + normalize graph on ``encoded`` (a DALI DataNode).
 
     Returns:
         ``(images, original_size)`` DataNodes.
     """
-    decoder_options = {"hw_decoder_load": HW_DECODER_LOAD} if decoder == "mixed" else {}
+    decoder_options: dict[str, Any] = {"hw_decoder_load": HW_DECODER_LOAD} if decoder == "mixed" else {}
     image = fn.decoders.image(encoded, device=decoder, output_type=types.RGB, **decoder_options)
     shape = image.shape(dtype=types.INT32)
     height, width = shape[0], shape[1]
@@ -80,7 +80,7 @@ def letterbox_graph(encoded, size: int, decoder: Decoder):  # type: ignore[no-un
     return images, original_size
 
 
-def _round_half_to_even(value):  # type: ignore[no-untyped-def]
+def _round_half_to_even(value: Any) -> Any:
     """Python's ``round()`` on a float64 DataNode: ties go to the even neighbour."""
     lower = math.floor(value)
     is_tie = fn.cast(value - lower == 0.5, dtype=types.FLOAT64)

@@ -63,8 +63,11 @@ class DetectionSettings:
         parameters = json.loads(parameters_json or "{}")
         if not isinstance(parameters, dict):
             raise ValueError(f"request parameters must be a JSON object, got {parameters_json!r}")
-        known = {name: parameters[name] for name in ("conf_threshold", "iou_threshold", "max_detections")
-                 if name in parameters}
+        known = {
+            name: parameters[name]
+            for name in ("conf_threshold", "iou_threshold", "max_detections")
+            if name in parameters
+        }
         return replace(self, **known) if known else self
 
 

@@ -83,9 +83,7 @@ def boxes_to_original(boxes: Any, geometry: LetterboxGeometry, xp: Any) -> Any:
         A new ``(N, 4)`` float32 array in original-image pixels.
     """
     offset = xp.asarray([geometry.left, geometry.top, geometry.left, geometry.top], dtype=xp.float32)
-    gain = xp.asarray(
-        [geometry.gain_x, geometry.gain_y, geometry.gain_x, geometry.gain_y], dtype=xp.float32
-    )
+    gain = xp.asarray([geometry.gain_x, geometry.gain_y, geometry.gain_x, geometry.gain_y], dtype=xp.float32)
     mapped = (boxes.astype(xp.float32) - offset) / gain
     upper = xp.asarray([geometry.width, geometry.height, geometry.width, geometry.height], dtype=xp.float32)
     return xp.clip(mapped, 0, upper)

@@ -36,7 +36,9 @@ class BatchPreprocessor:
     """Decodes and letterboxes batches of encoded images on the CPU with the shared pipeline."""
 
     def __init__(self, *, size: int, max_batch_size: int, num_threads: int) -> None:
-        self._pipe = build_pipeline(decoder="cpu", size=size, batch_size=max_batch_size, num_threads=num_threads)
+        self._pipe = build_pipeline(
+            decoder="cpu", size=size, batch_size=max_batch_size, num_threads=num_threads
+        )
         self._pipe.build()
         self.max_batch_size = max_batch_size
 
@@ -66,9 +68,11 @@ class BatchPreprocessor:
         try:
             return self._decode([image])[0]
         except RuntimeError:
-            return InvalidImageError(f"cannot decode image ({image.size} bytes): {_undecodable_reason(image)}")
+            return InvalidImageError(
+                f"cannot decode image ({image.size} bytes): {_undecodable_reason(image)}"
+            )
 
-    def _decode(self, images: list[NDArray[np.uint8]]) -> list[PreprocessedImage]:
+    def _decode(self, images: list[NDArray[np.uint8]]) -> list[PreprocessedImage | InvalidImageError]:
         self._pipe.feed_input(INPUT_NAME, images)
         pixels, sizes = self._pipe.run()
         return [

@@ -18,6 +18,7 @@ from ...sample_images import SAMPLE_IMAGES
 SIZE = 640
 BATCH_SIZE = 4
 
+
 @pytest.fixture(scope="module")
 def pipeline() -> Iterator[Pipeline]:
     pipe = build_pipeline(decoder="cpu", size=SIZE, batch_size=BATCH_SIZE)
