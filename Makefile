@@ -23,6 +23,6 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests model_repository
+	$(BIN)/ruff check src tests model_repository scripts
 	$(BIN)/ruff format --check src tests model_repository
 	$(BIN)/mypy
