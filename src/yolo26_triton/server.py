@@ -227,6 +227,13 @@ class EmbeddedServer:
         if self._process is not None and self._process.poll() is None:
             self._process.send_signal(signal.SIGTERM)
 
+    def kill(self) -> None:
+        """Kills the server with SIGKILL, as a crash would; :meth:`start` may launch it again."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
     def stop(self, *, timeout: float = 45.0) -> int | None:
         """Stops the server with SIGTERM, SIGKILL after ``timeout`` seconds.
 

@@ -1,0 +1,64 @@
+"""Retries proven with real faults: a server that starts late, a server killed and restarted."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from yolo26_triton.client import TritonClient, TritonConfig
+from yolo26_triton.server import EmbeddedServer, ServerOptions
+
+from ..conftest import FAST_EXIT
+from ..sample_images import SAMPLE_IMAGES
+
+pytestmark = pytest.mark.integration
+RETRIES = 20
+"""Enough backoff (full jitter, 0.1 s doubling up to 5 s) to outlast a 3 s server start."""
+
+
+def start_later(server: EmbeddedServer, delay_s: float) -> None:
+    time.sleep(delay_s)
+    server.start()
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_detect_waits_for_a_server_that_starts_late(repository: Path, tmp_path: Path, protocol: str) -> None:
+    options = ServerOptions.on_free_ports(repository=repository, extra_args=FAST_EXIT)
+    config = TritonConfig(url=options.grpc_url, http_url=options.http_url, protocol=protocol, max_retries=RETRIES)
+    image = SAMPLE_IMAGES[0].read_bytes()
+    with (tmp_path / "server.log").open("w") as log:
+        server = EmbeddedServer(options, log_file=log)
+
+        async def run() -> int:
+            async with TritonClient(config) as client:
+                starter = asyncio.get_running_loop().run_in_executor(None, start_later, server, 1.0)
+                result = await client.detect(image)
+                await starter
+            return len(result.detections)
+
+        try:
+            assert asyncio.run(run()) > 0
+        finally:
+            server.close()
+
+
+def test_detect_survives_a_server_killed_and_restarted(repository: Path, tmp_path: Path) -> None:
+    options = ServerOptions.on_free_ports(repository=repository, extra_args=FAST_EXIT)
+    config = TritonConfig(url=options.grpc_url, http_url=options.http_url, max_retries=RETRIES)
+    image = SAMPLE_IMAGES[1].read_bytes()
+    with (tmp_path / "server.log").open("w") as log, EmbeddedServer(options, log_file=log) as server:
+
+        async def run() -> tuple[list[float], list[float]]:
+            async with TritonClient(config) as client:
+                before = await client.detect(image)
+                server.kill()
+                restarter = asyncio.get_running_loop().run_in_executor(None, start_later, server, 0.5)
+                after = await client.detect(image)
+                await restarter
+            return before.detections.confidence.tolist(), after.detections.confidence.tolist()
+
+        before, after = asyncio.run(run())
+        assert before and before == after
