@@ -27,7 +27,9 @@ def start_later(server: EmbeddedServer, delay_s: float) -> None:
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
 def test_detect_waits_for_a_server_that_starts_late(repository: Path, tmp_path: Path, protocol: str) -> None:
     options = ServerOptions.on_free_ports(repository=repository, extra_args=FAST_EXIT)
-    config = TritonConfig(url=options.grpc_url, http_url=options.http_url, protocol=protocol, max_retries=RETRIES)
+    config = TritonConfig(
+        url=options.grpc_url, http_url=options.http_url, protocol=protocol, max_retries=RETRIES
+    )
     image = SAMPLE_IMAGES[0].read_bytes()
     with (tmp_path / "server.log").open("w") as log:
         server = EmbeddedServer(options, log_file=log)
