@@ -1,14 +1,17 @@
-"""Retries proven with real faults: a server that starts late, a server killed and restarted."""
+"""Real faults: a server that starts late, one killed and restarted, a model slower than the deadline."""
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from pathlib import Path
 
 import pytest
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2
 
-from yolo26_triton.client import TritonClient, TritonConfig
+from yolo26_triton.client import InferenceTimeoutError, TritonClient, TritonConfig
 from yolo26_triton.server import EmbeddedServer, ServerOptions
 
 from ..conftest import FAST_EXIT
@@ -64,3 +67,37 @@ def test_detect_survives_a_server_killed_and_restarted(repository: Path, tmp_pat
 
         before, after = asyncio.run(run())
         assert before and before == after
+
+
+def slowed_repository(repository: Path, destination: Path, queue_delay_s: float) -> Path:
+    """A copy of ``repository`` whose preprocess holds every request in its queue for ``queue_delay_s``.
+
+    Triton's own means slow it: the dynamic batcher waits up to ``max_queue_delay_microseconds``
+    for a preferred batch of 16 that a lone request never fills. No test hook in the models.
+    """
+    shutil.copytree(repository, destination)
+    config_path = destination / "preprocess" / "configs" / "cpu.pbtxt"
+    config = text_format.Parse(config_path.read_text(), model_config_pb2.ModelConfig())
+    config.dynamic_batching.max_queue_delay_microseconds = int(queue_delay_s * 1e6)
+    config.dynamic_batching.preferred_batch_size[:] = [16]
+    config_path.write_text(text_format.MessageToString(config))
+    return destination
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_detect_times_out_against_a_slowed_model(repository: Path, tmp_path: Path, protocol: str) -> None:
+    slowed = slowed_repository(repository, tmp_path / "slowed", queue_delay_s=4.0)
+    options = ServerOptions.on_free_ports(repository=slowed, extra_args=FAST_EXIT)
+    config = TritonConfig(url=options.grpc_url, http_url=options.http_url, protocol=protocol, timeout=1.0)
+    image = SAMPLE_IMAGES[0].read_bytes()
+    with (tmp_path / "server.log").open("w") as log, EmbeddedServer(options, log_file=log):
+
+        async def run() -> float:
+            async with TritonClient(config) as client:
+                started = time.monotonic()
+                with pytest.raises(InferenceTimeoutError):
+                    await client.detect(image)
+                return time.monotonic() - started
+
+        elapsed = asyncio.run(run())
+    assert 0.9 <= elapsed < 2.5
