@@ -72,3 +72,23 @@ def test_detect_command_prints_json_lines_and_annotates(server: EmbeddedServer, 
     assert [Path(record["file"]).name for record in records] == ["bus.jpg", "zidane.jpg"]
     assert all(detection["confidence"] >= 0.5 for detection in records[0]["detections"])
     assert sorted(path.name for path in tmp_path.iterdir()) == ["bus.jpg", "zidane.jpg"]
+
+
+def run_cli(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*TRITON_DETECT, *arguments], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_health_models_and_stats_commands(server: EmbeddedServer) -> None:
+    url = ["--url", server.options.grpc_url]
+    assert run_cli("health", *url).returncode == 0
+    assert run_cli("health", "--url", f"127.0.0.1:{free_port()}").returncode == 1
+    models = run_cli("models", *url)
+    assert models.returncode == 0
+    for model in ("detect_ensemble", "preprocess", "yolo26", "postprocess"):
+        assert model in models.stdout
+    run_cli("detect", str(SAMPLE_IMAGES[0]), *url)
+    stats = run_cli("stats", *url)
+    assert stats.returncode == 0
+    assert all(model in stats.stdout for model in ("detect_ensemble", "preprocess", "yolo26", "postprocess"))
