@@ -15,6 +15,7 @@ from yolo26_triton.server import DEFAULT_REPOSITORY, EmbeddedServer, ServerOptio
 from .model_fixture import make_spread_score_weights
 
 FAST_EXIT = ("--exit-timeout-secs=5",)
+ADMIN_KEY = "test-admin-key"
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +43,8 @@ def server(repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     with (
         log_path.open("w") as log,
         EmbeddedServer(
-            ServerOptions.on_free_ports(repository=repository, extra_args=FAST_EXIT), log_file=log
+            ServerOptions.on_free_ports(repository=repository, admin_key=ADMIN_KEY, extra_args=FAST_EXIT),
+            log_file=log,
         ) as running,
     ):
         yield running

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -54,7 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     _add_repository(build)
     build.set_defaults(func=_build)
 
-    serve = commands.add_parser("serve", help="run the server in the foreground until Ctrl-C/SIGTERM")
+    serve = commands.add_parser(
+        "serve",
+        help="run the server in the foreground until Ctrl-C/SIGTERM",
+        description="The model-repository, shared-memory, logging and trace APIs need the header "
+        "admin-key (gRPC: triton-grpc-protocol-admin-key) equal to $TRITON_ADMIN_KEY; without that "
+        "variable they stay closed.",
+    )
     _add_repository(serve)
     _add_server_options(serve)
     serve.set_defaults(func=_serve)
@@ -124,6 +131,7 @@ def _serve(args: argparse.Namespace) -> int:
         grpc_port=args.grpc_port,
         metrics_port=args.metrics_port,
         tritonserver=args.tritonserver,
+        admin_key=os.environ.get("TRITON_ADMIN_KEY") or None,
     )
     server = EmbeddedServer(options)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -30,6 +31,11 @@ from pathlib import Path
 from typing import IO, Literal, Self
 
 Profile = Literal["cpu", "gpu"]
+RESTRICTED_APIS = "model-repository,shared-memory,logging,trace"
+"""Closed without the admin key: loading/unloading models, shared-memory regions, log and trace
+settings. Health, metadata, model config, statistics and inference stay open."""
+ADMIN_KEY_HEADER = "admin-key"
+"""HTTP header of the key; gRPC clients send it as ``triton-grpc-protocol-admin-key``."""
 DEFAULT_REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
 
 
@@ -57,6 +63,8 @@ class ServerOptions:
         grpc_port: gRPC port.
         metrics_port: Prometheus metrics port.
         tritonserver: A ``tritonserver`` binary to use instead of the wheel's.
+        admin_key: Key that unlocks the restricted APIs (:data:`RESTRICTED_APIS`); a random one,
+            known to nobody, when ``None``: the APIs are then closed.
         extra_args: More ``tritonserver`` flags, appended last.
     """
 
@@ -67,6 +75,7 @@ class ServerOptions:
     grpc_port: int = 8001
     metrics_port: int = 8002
     tritonserver: Path | None = None
+    admin_key: str | None = field(default=None, repr=False)
     extra_args: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
@@ -135,6 +144,7 @@ class EmbeddedServer:
         self._log_file = log_file
         self._process: subprocess.Popen[bytes] | None = None
         self._backends = tempfile.TemporaryDirectory(prefix="yolo26-triton-backends-")
+        self._admin_key = options.admin_key or secrets.token_urlsafe(24)
 
     def command(self) -> list[str]:
         """The ``tritonserver`` command line."""
@@ -153,6 +163,10 @@ class EmbeddedServer:
             "--strict-readiness=true",
             "--exit-on-error=true",
             "--log-verbose=0",
+            f"--http-restricted-api={RESTRICTED_APIS}:{ADMIN_KEY_HEADER}={self._admin_key}",
+            f"--grpc-restricted-protocol={RESTRICTED_APIS}:{ADMIN_KEY_HEADER}={self._admin_key}",
+            # p50/p99 latency per model for the dashboards (nv_inference_request_summary_us).
+            "--metrics-config=summary_latencies=true",
         ]
         if options.tritonserver is None:
             command.append(f"--backend-directory={self._backends.name}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 
 from yolo26_triton.server import EmbeddedServer, free_port
 
+from ..conftest import ADMIN_KEY
 from ..sample_images import SAMPLE_IMAGES
 
 pytestmark = pytest.mark.integration
@@ -74,9 +76,15 @@ def test_detect_command_prints_json_lines_and_annotates(server: EmbeddedServer, 
     assert sorted(path.name for path in tmp_path.iterdir()) == ["bus.jpg", "zidane.jpg"]
 
 
-def run_cli(*arguments: str) -> subprocess.CompletedProcess[str]:
+def run_cli(*arguments: str, admin_key: str | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "TRITON_ADMIN_KEY": admin_key} if admin_key else None
     return subprocess.run(
-        [*TRITON_DETECT, *arguments], capture_output=True, text=True, timeout=120, check=False
+        [*TRITON_DETECT, *arguments],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=environment,
     )
 
 
@@ -84,7 +92,9 @@ def test_health_models_and_stats_commands(server: EmbeddedServer) -> None:
     url = ["--url", server.options.grpc_url]
     assert run_cli("health", *url).returncode == 0
     assert run_cli("health", "--url", f"127.0.0.1:{free_port()}").returncode == 1
-    models = run_cli("models", *url)
+    locked = run_cli("models", *url)
+    assert locked.returncode == 1 and "AccessDeniedError" in locked.stderr
+    models = run_cli("models", *url, admin_key=ADMIN_KEY)
     assert models.returncode == 0
     for model in ("detect_ensemble", "preprocess", "yolo26", "postprocess"):
         assert model in models.stdout

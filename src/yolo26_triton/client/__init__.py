@@ -18,6 +18,7 @@ Modules: ``config`` (settings from ``TRITON_*``), ``errors`` (the exception hier
 from .client import TritonClient
 from .config import TritonConfig
 from .errors import (
+    AccessDeniedError,
     InferenceTimeoutError,
     InvalidInputError,
     ModelNotReadyError,
@@ -36,6 +37,7 @@ from .types import (
 )
 
 __all__ = [
+    "AccessDeniedError",
     "BatchStatistics",
     "Detection",
     "DetectionResult",

@@ -47,6 +47,8 @@ class TritonConfig:
             (``TRITON_CONFIDENCE_THRESHOLD``).
         iou_threshold: Sent as the ``iou_threshold`` request parameter (``TRITON_IOU_THRESHOLD``).
         max_concurrency: Requests in flight at once in ``detect_batch`` (``TRITON_MAX_CONCURRENCY``).
+        admin_key: Key for the server's restricted APIs (model repository index), sent as a header
+            (``TRITON_ADMIN_KEY``); never shown in ``repr``.
     """
 
     enabled: bool = field(default=False, metadata=_env("TRITON_ENABLED"))
@@ -59,6 +61,7 @@ class TritonConfig:
     confidence_threshold: float = field(default=0.5, metadata=_env("TRITON_CONFIDENCE_THRESHOLD"))
     iou_threshold: float = field(default=0.7, metadata=_env("TRITON_IOU_THRESHOLD"))
     max_concurrency: int = field(default=8, metadata=_env("TRITON_MAX_CONCURRENCY"))
+    admin_key: str | None = field(default=None, repr=False, metadata=_env("TRITON_ADMIN_KEY"))
 
     def __post_init__(self) -> None:
         _check(self, "enabled", isinstance(self.enabled, bool), "expected a boolean")
@@ -84,6 +87,12 @@ class TritonConfig:
             "max_concurrency",
             _is_int(self.max_concurrency) and self.max_concurrency >= 1,
             "expected an int >= 1",
+        )
+        _check(
+            self,
+            "admin_key",
+            self.admin_key is None or (isinstance(self.admin_key, str) and bool(self.admin_key.strip())),
+            "expected a non-empty key",
         )
 
     @property

@@ -5,6 +5,8 @@
     TritonError                     base; .status (e.g. "StatusCode.UNAVAILABLE", "400") and .message
     ├── InvalidInputError           INVALID_ARGUMENT / 400: bad image bytes, bad parameters
     ├── ModelNotReadyError          NOT_FOUND / 404, "unknown model", "is not ready"
+    ├── AccessDeniedError           a restricted API called without the right key (TRITON_ADMIN_KEY);
+    │                               Triton answers UNAVAILABLE for it over gRPC, yet it is final
     ├── ServerUnavailableError      transient: UNAVAILABLE / 503, RESOURCE_EXHAUSTED / 429,
     │                               queue full, connection refused or reset
     ├── InferenceTimeoutError       transient: DEADLINE_EXCEEDED / 504, client-side timeouts
@@ -24,6 +26,7 @@ from tritonclient.utils import InferenceServerException
 
 __all__ = [
     "TRANSPORT_ERRORS",
+    "AccessDeniedError",
     "InferenceTimeoutError",
     "InvalidInputError",
     "ModelNotReadyError",
@@ -63,6 +66,10 @@ class ModelNotReadyError(TritonError):
     """The model is unknown to the server, or not loaded and ready."""
 
 
+class AccessDeniedError(TritonError):
+    """A restricted API (model repository, logging, trace, shared memory) was called without its key."""
+
+
 class ServerUnavailableError(TritonError):
     """The server cannot take the request now: unreachable, shutting down or its queue is full."""
 
@@ -96,6 +103,10 @@ _BY_STATUS: dict[str, type[TritonError]] = {
     "StatusCode.UNAVAILABLE": ServerUnavailableError,
     "StatusCode.RESOURCE_EXHAUSTED": ServerUnavailableError,
     "StatusCode.DEADLINE_EXCEEDED": InferenceTimeoutError,
+    "StatusCode.PERMISSION_DENIED": AccessDeniedError,
+    "StatusCode.UNAUTHENTICATED": AccessDeniedError,
+    "401": AccessDeniedError,
+    "403": AccessDeniedError,
     "400": InvalidInputError,
     "404": ModelNotReadyError,
     "429": ServerUnavailableError,
@@ -112,6 +123,8 @@ _MODEL_NOT_READY_PHRASES = (
     "not at ready state",
     "has no available versions",
 )
+# Triton's answer to a restricted API called without the key (HTTP 4xx, gRPC UNAVAILABLE).
+_ACCESS_DENIED_PHRASES = ("is restricted, expecting header",)
 # For failures that carry no status (raised on the client side before or without a response).
 _UNAVAILABLE_PHRASES = (
     "failed to connect",
@@ -151,7 +164,9 @@ def from_triton_exception(error: Exception) -> TritonError:
 def _classify(message: str, status: str | None) -> TritonError:
     lowered = message.lower()
     error_type: type[TritonError]
-    if any(phrase in lowered for phrase in _MODEL_NOT_READY_PHRASES):
+    if any(phrase in lowered for phrase in _ACCESS_DENIED_PHRASES):
+        error_type = AccessDeniedError
+    elif any(phrase in lowered for phrase in _MODEL_NOT_READY_PHRASES):
         error_type = ModelNotReadyError
     elif status in _BY_STATUS:
         error_type = _BY_STATUS[status]

@@ -77,8 +77,8 @@ class Transport(Protocol):
 def create_transport(config: TritonConfig) -> Transport:
     """The transport for ``config.protocol``, aimed at ``config.endpoint``."""
     if config.protocol == "grpc":
-        return GrpcTransport(config.endpoint, timeout_s=config.timeout)
-    return HttpTransport(config.endpoint, timeout_s=config.timeout)
+        return GrpcTransport(config.endpoint, timeout_s=config.timeout, admin_key=config.admin_key)
+    return HttpTransport(config.endpoint, timeout_s=config.timeout, admin_key=config.admin_key)
 
 
 def outputs_as_numpy(result: Any, names: Sequence[str]) -> dict[str, npt.NDArray[Any]]:
@@ -107,9 +107,13 @@ def _mapped_errors() -> Iterator[None]:
 class _LoopBoundClient(abc.ABC):
     """Creates the tritonclient object lazily and keeps it to the event loop it was made in."""
 
-    def __init__(self, url: str, timeout_s: float) -> None:
+    admin_key_header: str
+    """Header that carries the key of Triton's restricted APIs for this protocol."""
+
+    def __init__(self, url: str, timeout_s: float, admin_key: str | None = None) -> None:
         self.url = url
         self.timeout_s = timeout_s
+        self._admin_headers = {self.admin_key_header: admin_key} if admin_key else None
         self._client: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -139,6 +143,8 @@ class _LoopBoundClient(abc.ABC):
 class GrpcTransport(_LoopBoundClient):
     """Triton over gRPC (``tritonclient.grpc.aio``); deadlines travel to the server."""
 
+    admin_key_header = "triton-grpc-protocol-admin-key"
+
     def _connect(self) -> Any:
         return grpcclient.InferenceServerClient(url=self.url)
 
@@ -157,7 +163,7 @@ class GrpcTransport(_LoopBoundClient):
     async def repository_index(self) -> list[JsonDict]:
         with _mapped_errors():
             reply = await self.client().get_model_repository_index(
-                as_json=True, client_timeout=self.timeout_s
+                headers=self._admin_headers, as_json=True, client_timeout=self.timeout_s
             )
         return list(reply.get("models", []))
 
@@ -198,6 +204,8 @@ class GrpcTransport(_LoopBoundClient):
 class HttpTransport(_LoopBoundClient):
     """Triton over HTTP/REST (``tritonclient.http.aio``, aiohttp); tensors travel as binary data."""
 
+    admin_key_header = "admin-key"
+
     def _connect(self) -> Any:
         return httpclient.InferenceServerClient(url=self.url, conn_timeout=self.timeout_s)
 
@@ -219,7 +227,7 @@ class HttpTransport(_LoopBoundClient):
     async def repository_index(self) -> list[JsonDict]:
         with _mapped_errors():
             async with asyncio.timeout(self.timeout_s):
-                return list(await self.client().get_model_repository_index())
+                return list(await self.client().get_model_repository_index(headers=self._admin_headers))
 
     async def model_config(self, model: str) -> JsonDict:
         with _mapped_errors():
