@@ -149,3 +149,10 @@ def test_is_frozen() -> None:
     config = TritonConfig()
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.timeout = 1.0  # type: ignore[misc]
+
+
+def test_admin_key_is_read_and_never_shown() -> None:
+    config = TritonConfig.from_env({"TRITON_ADMIN_KEY": "s3cret"})
+    assert config.admin_key == "s3cret"
+    assert "s3cret" not in repr(config)
+    assert TritonConfig.from_env({}).admin_key is None

@@ -6,6 +6,7 @@ import pytest
 from tritonclient.utils import InferenceServerException
 
 from yolo26_triton.client import (
+    AccessDeniedError,
     InferenceTimeoutError,
     InvalidInputError,
     ModelNotReadyError,
@@ -159,3 +160,22 @@ def test_one_hierarchy() -> None:
         ServerError,
     ):
         assert issubclass(error_type, TritonError)
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        # Triton's own words, seen on the embedded server with restricted APIs (see test_security.py)
+        (
+            "StatusCode.UNAVAILABLE",
+            "This protocol is restricted, expecting header 'triton-grpc-protocol-admin-key'",
+        ),
+        ("400", "This API is restricted, expecting header 'admin-key'"),
+        ("StatusCode.PERMISSION_DENIED", "denied"),
+        ("403", "forbidden"),
+    ],
+)
+def test_restricted_api_refusals_are_final_access_denied(status: str, message: str) -> None:
+    error = from_triton_exception(InferenceServerException(msg=message, status=status))
+    assert type(error) is AccessDeniedError
+    assert not error.is_transient
