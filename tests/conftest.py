@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from yolo26_triton.builder import BuildResult, build_repository
-from yolo26_triton.server import DEFAULT_REPOSITORY, EmbeddedServer, ServerOptions
+from yolo26_triton.server import EmbeddedServer, ServerOptions
 
 from .model_fixture import make_spread_score_weights
 
+PROJECT_REPOSITORY = Path(__file__).resolve().parents[1] / "model_repository"
 FAST_EXIT = ("--exit-timeout-secs=5",)
 ADMIN_KEY = "test-admin-key"
 
@@ -24,7 +25,7 @@ def built_repository(tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
     workdir = tmp_path_factory.mktemp("repository")
     repository = workdir / "model_repository"
     shutil.copytree(
-        DEFAULT_REPOSITORY, repository, ignore=shutil.ignore_patterns("*.onnx", "*.dali", "*.json")
+        PROJECT_REPOSITORY, repository, ignore=shutil.ignore_patterns("*.onnx", "*.dali", "*.json")
     )
     weights = make_spread_score_weights(workdir / "yolo26n-spread.pt")
     return build_repository(repository, str(weights))

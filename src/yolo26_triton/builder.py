@@ -19,6 +19,7 @@ import ast
 import logging
 import re
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,8 @@ MAX_BATCH_SIZE = 16
 OPTIMAL_BATCH_SIZE = 8
 DEFAULT_WEIGHTS = "yolo26n.pt"
 _WEIGHTS_NAME = re.compile(r"^(yolo26[nsmlx])\.pt$")
+TRTEXEC_LOCATIONS = (Path("/usr/src/tensorrt/bin/trtexec"),)
+"""Where the NGC images keep trtexec when it is not on PATH."""
 
 
 class BuildError(RuntimeError):
@@ -193,6 +196,33 @@ def trtexec_command(onnx_path: Path) -> str:
         f"--minShapes=images:1x{shape} --optShapes=images:{OPTIMAL_BATCH_SIZE}x{shape} "
         f"--maxShapes=images:{MAX_BATCH_SIZE}x{shape}"
     )
+
+
+def build_engine(onnx_path: Path, *, force: bool = False) -> Path:
+    """Builds ``model.plan`` next to ``onnx_path`` with ``trtexec`` (fp16, dynamic batch 1..16).
+
+    Runs where TensorRT is installed (the NGC tritonserver image: the engine must come from the
+    server's TensorRT version). Skips the build when the plan is newer than the ONNX.
+
+    Raises:
+        BuildError: If ``trtexec`` is not found or fails.
+    """
+    plan_path = onnx_path.with_suffix(".plan")
+    if not force and plan_path.exists() and plan_path.stat().st_mtime >= onnx_path.stat().st_mtime:
+        log.info("%s is newer than %s: TensorRT build skipped", plan_path, onnx_path.name)
+        return plan_path
+    trtexec = shutil.which("trtexec") or next((str(p) for p in TRTEXEC_LOCATIONS if p.exists()), None)
+    if trtexec is None:
+        raise BuildError(
+            "trtexec not found: build the engine where TensorRT is (the NGC tritonserver image), "
+            f"or run: {trtexec_command(onnx_path)}"
+        )
+    command = trtexec_command(onnx_path).split()
+    command[0] = trtexec
+    log.info("building the TensorRT engine: %s", " ".join(command))
+    if subprocess.run(command, check=False).returncode != 0:
+        raise BuildError(f"trtexec failed for {onnx_path}")
+    return plan_path
 
 
 def _existing_metadata(path: Path) -> DetectorMetadata | None:

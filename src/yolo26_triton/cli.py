@@ -15,7 +15,7 @@ from pathlib import Path
 from types import FrameType
 
 from . import cli_client
-from .builder import DEFAULT_WEIGHTS, BuildError, build_repository
+from .builder import DEFAULT_WEIGHTS, BuildError, build_engine, build_repository
 from .ops.metadata import METADATA_FILENAME, DetectorMetadata
 from .server import DEFAULT_REPOSITORY, EmbeddedServer, ServerError, ServerOptions
 
@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument(
         "--force", action="store_true", help="export again even if the repository has this model"
+    )
+    build.add_argument(
+        "--engine",
+        action="store_true",
+        help="also build yolo26/1/model.plan with trtexec (where TensorRT is; skipped when up to date)",
     )
     _add_repository(build)
     build.set_defaults(func=_build)
@@ -110,10 +115,13 @@ def _build(args: argparse.Namespace) -> int:
     if metadata.untrained:
         log.warning("UNTRAINED model (%s): its boxes mean nothing", metadata.source)
     log.info("GPU preprocess pipeline -> %s", result.dali_path)
-    log.info(
-        "TensorRT engine for the GPU profile (run where TensorRT is, e.g. the NGC image):\n  %s",
-        result.trtexec_command,
-    )
+    if args.engine:
+        log.info("TensorRT engine -> %s", build_engine(result.onnx_path, force=args.force))
+    else:
+        log.info(
+            "TensorRT engine for the GPU profile (run where TensorRT is, e.g. the NGC image):\n  %s",
+            result.trtexec_command,
+        )
     return 0
 
 

@@ -36,7 +36,9 @@ RESTRICTED_APIS = "model-repository,shared-memory,logging,trace"
 settings. Health, metadata, model config, statistics and inference stay open."""
 ADMIN_KEY_HEADER = "admin-key"
 """HTTP header of the key; gRPC clients send it as ``triton-grpc-protocol-admin-key``."""
-DEFAULT_REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
+DEFAULT_REPOSITORY = Path("model_repository")
+"""The model repository of a checkout, relative to the working folder (the commands run from the
+repository root; ``--repository`` points elsewhere)."""
 
 
 class ServerError(RuntimeError):
@@ -152,7 +154,7 @@ class EmbeddedServer:
         binary = options.tritonserver or _WheelLayout.find().tritonserver
         command = [
             str(binary),
-            f"--model-repository={options.repository}",
+            f"--model-repository={options.repository.resolve()}",
             f"--http-address={options.host}",
             f"--http-port={options.http_port}",
             f"--grpc-address={options.host}",

@@ -1,0 +1,163 @@
+"""docker-compose.yml, its Dockerfiles and the monitoring files, read and validated without Docker.
+
+No Docker engine (nor the compose plugin) runs on our machines, so the file is interpolated as
+``docker compose config`` would, then validated by the compose_spec parser (strict: unknown keys,
+bad ports or durations fail), and every service, profile, healthcheck and volume is checked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from compose_spec import PyCompose
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+ENVIRONMENT = {"TRITON_ADMIN_KEY": "key", "GRAFANA_ADMIN_PASSWORD": "password"}
+HARDENED_FLAGS = (
+    "--model-control-mode=none",
+    "--strict-readiness=true",
+    "--exit-on-error=true",
+    "--http-restricted-api=model-repository,shared-memory,logging,trace:admin-key=key",
+    "--grpc-restricted-protocol=model-repository,shared-memory,logging,trace:admin-key=key",
+)
+_VARIABLE = re.compile(r"\$\{(\w+)(?:(:[-?])([^}]*))?\}")
+
+
+def interpolate(text: str, environment: dict[str, str]) -> str:
+    """Compose's ``${VAR}``, ``${VAR:-default}`` and ``${VAR:?error}`` substitution."""
+
+    def substitute(match: re.Match[str]) -> str:
+        name, operator, argument = match.groups()
+        if environment.get(name):
+            return environment[name]
+        if operator == ":?":
+            raise ValueError(f"{name}: {argument}")
+        return argument or ""
+
+    return _VARIABLE.sub(substitute, text)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    """The compose file as ``docker compose config`` resolves it, validated against the spec."""
+    resolved = yaml.safe_load(interpolate(COMPOSE_FILE.read_text(), ENVIRONMENT))  # merges `<<` keys
+    validated: dict[str, Any] = PyCompose.from_json(json.dumps(resolved)).to_dict()
+    return validated
+
+
+def services_in(compose: dict[str, Any], profile: str | None) -> set[str]:
+    return {
+        name
+        for name, service in compose["services"].items()
+        if (profile is None and not service.get("profiles")) or profile in service.get("profiles", [])
+    }
+
+
+def test_secrets_are_required_not_defaulted() -> None:
+    for missing in ENVIRONMENT:
+        environment = {name: value for name, value in ENVIRONMENT.items() if name != missing}
+        with pytest.raises(ValueError, match=missing):
+            interpolate(COMPOSE_FILE.read_text(), environment)
+
+
+def test_profiles(compose: dict[str, Any]) -> None:
+    assert services_in(compose, None) == {"model-builder", "triton"}
+    assert services_in(compose, "cpu") == {"model-builder-cpu", "triton-cpu"}
+    assert services_in(compose, "monitoring") == {"prometheus", "grafana"}
+
+
+def test_builder_is_one_shot_and_gates_the_server(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for builder, server in (("model-builder", "triton"), ("model-builder-cpu", "triton-cpu")):
+        assert services[builder]["restart"] == "no"
+        assert services[builder]["command"][:2] == ["triton-detect", "build"]
+        assert services[server]["depends_on"] == {builder: {"condition": "service_completed_successfully"}}
+    assert "--engine" in services["model-builder"]["command"]
+    assert "--engine" not in services["model-builder-cpu"]["command"]
+
+
+def test_gpu_services_reserve_a_gpu(compose: dict[str, Any]) -> None:
+    for name in ("model-builder", "triton"):
+        devices = compose["services"][name]["deploy"]["resources"]["reservations"]["devices"]
+        assert devices == [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
+    for name in ("model-builder-cpu", "triton-cpu"):
+        assert "deploy" not in compose["services"][name]
+
+
+@pytest.mark.parametrize("name", ["triton", "triton-cpu"])
+def test_servers_are_hardened_and_observable(compose: dict[str, Any], name: str) -> None:
+    service = compose["services"][name]
+    command = service["command"]
+    assert command[0] == "tritonserver"
+    for flag in HARDENED_FLAGS:
+        assert flag in command
+    assert ("--model-config-name=cpu" in command) == (name == "triton-cpu")
+    assert service["healthcheck"]["test"] == [
+        "CMD",
+        "curl",
+        "-fsS",
+        "http://localhost:8000/v2/models/detect_ensemble/ready",
+    ]
+    assert service["restart"] == "unless-stopped"
+    assert service["shm_size"] == "1gb"
+    assert service["ports"] == ["127.0.0.1:8000:8000", "127.0.0.1:8001:8001", "127.0.0.1:8002:8002"]
+    assert service["volumes"] == ["./model_repository:/models:ro"]
+
+
+def test_server_image_is_a_patched_ngc_release(compose: dict[str, Any]) -> None:
+    for name in ("triton", "model-builder"):
+        base = compose["services"][name]["build"]["args"]["TRITON_IMAGE"]
+        match = re.fullmatch(r"nvcr\.io/nvidia/tritonserver:(\d\d)\.(\d\d)-py3", base)
+        assert match, base
+        assert (int(match[1]), int(match[2])) >= (26, 6)  # security bulletins up to 5865
+
+
+def test_dockerfiles_build_from_the_same_image(compose: dict[str, Any]) -> None:
+    for name in ("triton", "model-builder"):
+        dockerfile = ROOT / compose["services"][name]["build"]["dockerfile"]
+        text = dockerfile.read_text()
+        assert "FROM ${TRITON_IMAGE}" in text
+        assert "COPY src /opt/yolo26-triton/src" in text
+    assert ".venv" in (ROOT / ".dockerignore").read_text().split()
+
+
+def test_volumes_exist(compose: dict[str, Any]) -> None:
+    declared = set(compose["volumes"])
+    for service in compose["services"].values():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), source
+            else:
+                assert source in declared, source
+
+
+def test_prometheus_scrapes_both_server_profiles(compose: dict[str, Any]) -> None:
+    config = yaml.safe_load((ROOT / "monitoring" / "prometheus.yml").read_text())
+    targets = config["scrape_configs"][0]["static_configs"][0]["targets"]
+    assert targets == ["triton:8002", "triton-cpu:8002"]
+    assert {"triton", "triton-cpu"} <= set(compose["services"])
+
+
+def test_grafana_provisioning_matches_the_mounts(compose: dict[str, Any]) -> None:
+    provisioning = ROOT / "monitoring" / "grafana" / "provisioning"
+    datasource = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())["datasources"][
+        0
+    ]
+    assert datasource["url"] == "http://prometheus:9090"
+    provider = yaml.safe_load((provisioning / "dashboards" / "dashboards.yml").read_text())["providers"][0]
+    mounts = compose["services"]["grafana"]["volumes"]
+    assert f"./monitoring/grafana/dashboards:{provider['options']['path']}:ro" in mounts
+    dashboard = json.loads((ROOT / "monitoring" / "grafana" / "dashboards" / "triton.json").read_text())
+    titles = " | ".join(panel["title"] for panel in dashboard["panels"]).lower()
+    for topic in ("throughput", "p50", "p99", "queue time", "batch size", "failures by reason"):
+        assert topic in titles
+    for panel in dashboard["panels"]:
+        assert panel["datasource"]["uid"] == datasource["uid"]
+        assert all(target["expr"] for target in panel["targets"])
