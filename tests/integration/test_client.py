@@ -87,10 +87,10 @@ def test_invalid_jpeg_is_invalid_input_and_not_retried(server: EmbeddedServer) -
         async with TritonClient(config_for(server, "grpc", max_retries=3)) as client:
             with pytest.raises(InvalidInputError) as raised:
                 await client.detect(b"\xff\xd8\xff\xe0 truncated")
-            before = await client.statistics("preprocess")
+            before = await client.statistics("validate")
             with pytest.raises(InvalidInputError):
                 await client.detect(b"\xff\xd8\xff\xe0 truncated")
-            after = await client.statistics("preprocess")
+            after = await client.statistics("validate")
         # One attempt, no retry. (Triton counts a Python-backend error response as an
         # inference, not as a failure.)
         assert after[0].inference_count - before[0].inference_count == 1

@@ -16,6 +16,7 @@ from ultralytics import YOLO
 from yolo26_triton.builder import BuildResult
 from yolo26_triton.server import EmbeddedServer
 
+from ..jpeg_variants import undecodable_jpeg
 from ..sample_images import SAMPLE_IMAGES
 
 pytestmark = pytest.mark.integration
@@ -144,9 +145,10 @@ def test_model_info_names_the_detector(server: EmbeddedServer, built_repository:
     assert built_repository.metadata.names[0] == "person"  # read back from the exported ONNX metadata
 
 
-def test_undecodable_image_fails_alone_in_a_batch(server: EmbeddedServer) -> None:
+def test_bad_images_fail_alone_in_a_batch(server: EmbeddedServer) -> None:
+    """Refused by validate (header) or by preprocess (decoder): either way alone, neighbours answered."""
     good = [image.read_bytes() for image in SAMPLE_IMAGES]
-    bad = [good[0][: len(good[0]) // 3], b"not an image at all"]
+    bad = [good[0][: len(good[0]) // 3], b"not an image at all", undecodable_jpeg()]
     requests = good + bad + good
 
     def attempt(image: bytes) -> dict[str, np.ndarray] | InferenceServerException:
@@ -157,13 +159,16 @@ def test_undecodable_image_fails_alone_in_a_batch(server: EmbeddedServer) -> Non
 
     with ThreadPoolExecutor(max_workers=len(requests)) as pool:
         outcomes = list(pool.map(attempt, requests))
-    for outcome in outcomes[:3] + outcomes[5:]:
+    for outcome in outcomes[:3] + outcomes[6:]:
         assert isinstance(outcome, dict) and len(outcome["SCORES"]) > 0
-    truncated, garbage = outcomes[3:5]
-    assert isinstance(truncated, InferenceServerException) and "truncated or corrupt" in truncated.message()
+    truncated, garbage, undecodable = outcomes[3:6]
+    assert isinstance(truncated, InferenceServerException) and "truncated JPEG" in truncated.message()
     assert isinstance(garbage, InferenceServerException) and "not a JPEG" in garbage.message()
-    assert "INVALID_ARGUMENT" in str(garbage.status())
-    np.testing.assert_array_equal(outcomes[0]["BOXES"], outcomes[5]["BOXES"])
+    assert isinstance(undecodable, InferenceServerException)
+    assert "cannot decode image" in undecodable.message()
+    for error in (truncated, garbage, undecodable):
+        assert "INVALID_ARGUMENT" in str(error.status())
+    np.testing.assert_array_equal(outcomes[0]["BOXES"], outcomes[6]["BOXES"])
 
 
 def test_server_loaded_the_cpu_profile(server: EmbeddedServer) -> None:

@@ -98,7 +98,12 @@ def model_imports(path: Path) -> tuple[list[str], set[str]]:
 
 
 def test_every_model_py_is_checked() -> None:
-    assert {path.parents[1].name for path in MODEL_FILES} == {"preprocess", "yolo26", "postprocess"}
+    assert {path.parents[1].name for path in MODEL_FILES} == {
+        "validate",
+        "preprocess",
+        "yolo26",
+        "postprocess",
+    }
 
 
 @pytest.mark.parametrize("model_file", MODEL_FILES, ids=lambda path: path.parents[1].name)

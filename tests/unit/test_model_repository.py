@@ -11,6 +11,9 @@ from yolo26_triton.ops.dali_pipeline import INPUT_NAME, OUTPUT_NAMES
 REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
 ENSEMBLE = "detect_ensemble"
 COMPOSING = ("preprocess", "yolo26", "postprocess")
+"""Models with a configuration per profile."""
+SHARED = ("validate",)
+"""Models with one configuration (CPU, Python) that both profiles load."""
 
 DataType = model_config_pb2.DataType
 KIND_CPU = model_config_pb2.ModelInstanceGroup.Kind.KIND_CPU
@@ -30,7 +33,9 @@ def gpu(name: str) -> model_config_pb2.ModelConfig:
 
 
 def cpu(name: str) -> model_config_pb2.ModelConfig:
-    return parse(REPOSITORY / name / "configs" / "cpu.pbtxt")
+    """The configuration --model-config-name=cpu loads: configs/cpu.pbtxt, else config.pbtxt."""
+    override = REPOSITORY / name / "configs" / "cpu.pbtxt"
+    return parse(override if override.exists() else REPOSITORY / name / "config.pbtxt")
 
 
 def tensors(tensor_list) -> dict[str, tuple]:  # type: ignore[no-untyped-def]
@@ -41,7 +46,7 @@ def tensors(tensor_list) -> dict[str, tuple]:  # type: ignore[no-untyped-def]
 
 
 def test_repository_holds_the_expected_models() -> None:
-    assert {path.parent.name for path in GPU_CONFIGS} == {ENSEMBLE, *COMPOSING}
+    assert {path.parent.name for path in GPU_CONFIGS} == {ENSEMBLE, *COMPOSING, *SHARED}
     assert {path.parents[1].name for path in CPU_CONFIGS} == set(COMPOSING)
 
 
@@ -125,7 +130,7 @@ def test_ensemble_steps_wire_existing_tensors(profile) -> None:  # type: ignore[
     # Tensors available to the steps: name -> (data_type, dims), starting with the ensemble inputs.
     available = {tensor.name: (tensor.data_type, list(tensor.dims)) for tensor in ensemble.input}
     steps = ensemble.ensemble_scheduling.step
-    assert [step.model_name for step in steps] == list(COMPOSING)
+    assert [step.model_name for step in steps] == [*SHARED, *COMPOSING]
     for step in steps:
         assert (REPOSITORY / step.model_name / "config.pbtxt").is_file(), step.model_name
         model = profile(step.model_name)
@@ -165,7 +170,19 @@ def test_ensemble_batching() -> None:
     ensemble = gpu(ENSEMBLE)
     assert not ensemble.HasField("dynamic_batching")
     assert ensemble.max_batch_size > 0
-    for name in COMPOSING:
+    for name in (*SHARED, *COMPOSING):
         for config in (gpu(name), cpu(name)):
             assert ensemble.max_batch_size <= config.max_batch_size, name
             assert config.HasField("dynamic_batching"), name
+            policy = config.dynamic_batching.default_queue_policy
+            assert 0 < policy.max_queue_size <= 64, name  # overload is refused, not queued forever
+            assert policy.default_timeout_microseconds > 0, name
+
+
+def test_validate_runs_on_the_cpu_in_both_profiles() -> None:
+    validate = gpu("validate")
+    assert cpu("validate") == validate  # no configs/cpu.pbtxt: the CPU profile falls back to it
+    assert validate.backend == "python"
+    assert [group.kind for group in validate.instance_group] == [KIND_CPU]
+    assert validate.input[0].allow_ragged_batch
+    assert int(validate.parameters["max_image_pixels"].string_value) < 20000 * 20000

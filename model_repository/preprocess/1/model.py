@@ -1,8 +1,9 @@
 """preprocess, CPU profile: JPEG bytes -> letterboxed tensor, with the shared DALI pipeline.
 
 A thin adapter: the pipeline and the per-image error isolation live in
-``yolo26_triton.ops.preprocess``. A request whose image cannot be decoded gets its own
-INVALID_ARG error; the other requests of the same dynamic batch are answered normally.
+``yolo26_triton.ops.preprocess``. The ``validate`` step has checked the headers already; a request
+whose image still cannot be decoded (corrupt data after a valid header) gets its own INVALID_ARG
+error, and the other requests of the same dynamic batch are answered normally.
 """
 
 import json
@@ -28,37 +29,19 @@ class TritonPythonModel:
 
     def execute(self, requests):
         """Preprocesses all images of the dynamic batch in one pipeline run."""
-        images, errors = [], []
-        for request in requests:
-            encoded = pb_utils.get_input_tensor_by_name(request, "IMAGE").as_numpy()
-            if encoded.shape[0] != 1:
-                errors.append(
-                    InvalidImageError(
-                        "IMAGE must hold one image per request (shape [1, bytes]), "
-                        f"got shape {list(encoded.shape)}; send several images as concurrent requests"
-                    )
-                )
-                images.append(None)
-            else:
-                errors.append(None)
-                images.append(encoded[0])
-        results = iter(self._preprocessor.run([image for image in images if image is not None]))
-        responses = []
-        for error in errors:
-            outcome = error if error is not None else next(results)
-            if isinstance(outcome, InvalidImageError):
-                responses.append(
-                    pb_utils.InferenceResponse(
-                        error=pb_utils.TritonError(str(outcome), pb_utils.TritonError.INVALID_ARG)
-                    )
-                )
-            else:
-                responses.append(
-                    pb_utils.InferenceResponse(
-                        [
-                            pb_utils.Tensor("IMAGES", outcome.pixels[None]),
-                            pb_utils.Tensor("ORIGINAL_SIZE", outcome.original_size[None].astype(np.int32)),
-                        ]
-                    )
-                )
-        return responses
+        per_request = [pb_utils.get_input_tensor_by_name(request, "IMAGE").as_numpy() for request in requests]
+        outcomes = iter(self._preprocessor.run([image for images in per_request for image in images]))
+        return [self._respond([next(outcomes) for _ in images]) for images in per_request]
+
+    def _respond(self, outcomes):
+        error = next((outcome for outcome in outcomes if isinstance(outcome, InvalidImageError)), None)
+        if error is not None:
+            return pb_utils.InferenceResponse(
+                error=pb_utils.TritonError(str(error), pb_utils.TritonError.INVALID_ARG)
+            )
+        return pb_utils.InferenceResponse(
+            [
+                pb_utils.Tensor("IMAGES", np.stack([outcome.pixels for outcome in outcomes])),
+                pb_utils.Tensor("ORIGINAL_SIZE", np.stack([outcome.original_size for outcome in outcomes])),
+            ]
+        )

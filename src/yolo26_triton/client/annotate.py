@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from .types import Detections
 
@@ -27,8 +27,9 @@ UNTRAINED_BANNER = "UNTRAINED MODEL: these boxes mean nothing"
 def annotate_image(image_bytes: bytes, detections: Detections) -> Image.Image:
     """Draw each box with a ``"<class> <confidence>"`` label on an RGB copy of the encoded image.
 
-    The pixels are drawn as decoded, without applying EXIF orientation, because the boxes are in the
-    coordinates of the decoded image. Detections of an untrained model also get a banner saying so.
+    The image is turned upright by its EXIF orientation first, as the server's decoder (and
+    Ultralytics' ``cv2.imread``) does, since the boxes are in that upright frame. Detections of an
+    untrained model also get a banner saying so.
 
     Args:
         image_bytes: The encoded image the detections were made on.
@@ -38,7 +39,7 @@ def annotate_image(image_bytes: bytes, detections: Detections) -> Image.Image:
         The annotated image.
     """
     with Image.open(io.BytesIO(image_bytes)) as source:
-        image = source.convert("RGB")
+        image = ImageOps.exif_transpose(source).convert("RGB")
     draw = ImageDraw.Draw(image)
     line_width = max(2, round(max(image.size) / 400))
     font = ImageFont.load_default(size=max(12, 6 * line_width))

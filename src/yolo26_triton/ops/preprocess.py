@@ -13,10 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .dali_pipeline import INPUT_NAME, build_pipeline
-
-
-class InvalidImageError(ValueError):
-    """The bytes of one image cannot become a model input (the request's fault, not the server's)."""
+from .image_check import JPEG_MAGIC, InvalidImageError
 
 
 @dataclass(frozen=True)
@@ -79,9 +76,6 @@ class BatchPreprocessor:
             PreprocessedImage(pixels=np.asarray(pixels[index]), original_size=np.asarray(sizes[index]))
             for index in range(len(images))
         ]
-
-
-JPEG_MAGIC = b"\xff\xd8\xff"
 
 
 def _undecodable_reason(image: NDArray[np.uint8]) -> str:

@@ -1,0 +1,42 @@
+"""validate: passes acceptable JPEG bytes on unchanged, refuses the others with INVALID_ARG.
+
+A thin adapter over ``yolo26_triton.ops.image_check``; each request is judged alone.
+"""
+
+import json
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+from yolo26_triton.ops.image_check import ImageLimits, InvalidImageError, check_image
+
+
+class TritonPythonModel:
+    """Triton Python-backend model."""
+
+    def initialize(self, args):
+        """Reads the limits once from the model configuration."""
+        config = json.loads(args["model_config"])
+        parameters = {key: value["string_value"] for key, value in config["parameters"].items()}
+        self._limits = ImageLimits(
+            max_bytes=int(parameters["max_image_bytes"]), max_pixels=int(parameters["max_image_pixels"])
+        )
+
+    def execute(self, requests):
+        """Checks each request's image; good bytes go on as CHECKED_IMAGE."""
+        return [self._respond(request) for request in requests]
+
+    def _respond(self, request):
+        image = pb_utils.get_input_tensor_by_name(request, "IMAGE").as_numpy()
+        try:
+            if image.shape[0] != 1:
+                raise InvalidImageError(
+                    "IMAGE must hold one image per request (shape [1, bytes]), "
+                    f"got shape {list(image.shape)}; send several images as concurrent requests"
+                )
+            check_image(image[0].tobytes(), self._limits)
+        except InvalidImageError as error:
+            return pb_utils.InferenceResponse(
+                error=pb_utils.TritonError(str(error), pb_utils.TritonError.INVALID_ARG)
+            )
+        return pb_utils.InferenceResponse([pb_utils.Tensor("CHECKED_IMAGE", np.ascontiguousarray(image))])
