@@ -21,6 +21,10 @@ from .server import DEFAULT_REPOSITORY, EmbeddedServer, ServerError, ServerOptio
 
 log = logging.getLogger("triton-detect")
 
+WATCHDOG_INTERVAL_S = 2.0
+EXIT_UNHEALTHY = 3
+"""Exit code of ``serve`` when a model's stub process died (a supervisor should restart it)."""
+
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``triton-detect`` console script."""
@@ -151,6 +155,7 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, stop)
     try:
         server.start()
+        stubs = server.python_stubs()
         log.info(
             "ready: HTTP %s, gRPC %s, metrics %s (profile %s, %s)",
             options.http_url,
@@ -159,7 +164,16 @@ def _serve(args: argparse.Namespace) -> int:
             options.profile,
             describe_detector(options.repository),
         )
-        exit_code = server.wait()
+        exit_code = None
+        while exit_code is None:
+            exit_code = server.wait(timeout=WATCHDOG_INTERVAL_S)
+            if exit_code is None and not stubs <= server.python_stubs():
+                log.error(
+                    "a Python-backend stub process died: Triton still reports READY but every request to "
+                    "that model fails; stopping so that a supervisor restarts the server"
+                )
+                server.stop()
+                return EXIT_UNHEALTHY
     finally:
         server.close()
     return 0 if exit_code in (0, -signal.SIGTERM) else exit_code

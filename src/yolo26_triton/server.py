@@ -41,6 +41,9 @@ DEFAULT_REPOSITORY = Path("model_repository")
 repository root; ``--repository`` points elsewhere)."""
 
 
+STUB_NAME = "triton_python_backend_stub"
+
+
 class ServerError(RuntimeError):
     """The server could not be found, started or made ready."""
 
@@ -227,11 +230,24 @@ class EmbeddedServer:
             time.sleep(0.2)
         raise ServerError(f"tritonserver was not ready within {timeout:.0f} s ({url})")
 
-    def wait(self) -> int:
-        """Blocks until the server process ends; returns its exit code."""
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Blocks until the server process ends and returns its exit code; ``None`` after ``timeout``."""
         if self._process is None:
             raise ServerError("the server was not started")
-        return self._process.wait()
+        try:
+            return self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def python_stubs(self) -> frozenset[int]:
+        """PIDs of the server's Python-backend stub processes (one per model instance; Linux).
+
+        Triton 2.51 keeps reporting a model READY after its stub process died, while every request
+        to it fails with "Stub process ... is not healthy": watch this set to notice.
+        """
+        if self._process is None:
+            return frozenset()
+        return frozenset(child_processes(self._process.pid, command_part=STUB_NAME))
 
     @property
     def running(self) -> bool:
@@ -293,3 +309,20 @@ class EmbeddedServer:
             target = python_dir / source.name
             if source.name != "__pycache__" and not target.exists():
                 target.symlink_to(source)
+
+
+def child_processes(parent: int, *, command_part: str) -> list[int]:
+    """Children of ``parent`` whose command line contains ``command_part``, from ``/proc``."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # The parent PID is the 2nd field after the ")" that closes the command name.
+            parent_pid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended while we looked
+        if parent_pid == parent and command_part in command:
+            children.append(int(entry.name))
+    return children

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from pathlib import Path
 
 import pytest
-from google.protobuf import text_format
-from tritonclient.grpc import model_config_pb2
 
 from yolo26_triton.client import InferenceTimeoutError, TritonClient, TritonConfig
 from yolo26_triton.server import EmbeddedServer, ServerOptions
 
 from ..conftest import FAST_EXIT
+from ..repository_variants import hold_in_queue, repository_variant
 from ..sample_images import SAMPLE_IMAGES
 
 pytestmark = pytest.mark.integration
@@ -69,24 +67,10 @@ def test_detect_survives_a_server_killed_and_restarted(repository: Path, tmp_pat
         assert before and before == after
 
 
-def slowed_repository(repository: Path, destination: Path, queue_delay_s: float) -> Path:
-    """A copy of ``repository`` whose preprocess holds every request in its queue for ``queue_delay_s``.
-
-    Triton's own means slow it: the dynamic batcher waits up to ``max_queue_delay_microseconds``
-    for a preferred batch of 16 that a lone request never fills. No test hook in the models.
-    """
-    shutil.copytree(repository, destination)
-    config_path = destination / "preprocess" / "configs" / "cpu.pbtxt"
-    config = text_format.Parse(config_path.read_text(), model_config_pb2.ModelConfig())
-    config.dynamic_batching.max_queue_delay_microseconds = int(queue_delay_s * 1e6)
-    config.dynamic_batching.preferred_batch_size[:] = [16]
-    config_path.write_text(text_format.MessageToString(config))
-    return destination
-
-
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
 def test_detect_times_out_against_a_slowed_model(repository: Path, tmp_path: Path, protocol: str) -> None:
-    slowed = slowed_repository(repository, tmp_path / "slowed", queue_delay_s=4.0)
+    # Triton's own means slow it: preprocess holds every lone request in its queue for 4 s.
+    slowed = repository_variant(repository, tmp_path / "slowed", "preprocess", hold_in_queue(4.0))
     options = ServerOptions.on_free_ports(repository=slowed, extra_args=FAST_EXIT)
     config = TritonConfig(url=options.grpc_url, http_url=options.http_url, protocol=protocol, timeout=1.0)
     image = SAMPLE_IMAGES[0].read_bytes()

@@ -98,12 +98,10 @@ def test_servers_are_hardened_and_observable(compose: dict[str, Any], name: str)
     for flag in HARDENED_FLAGS:
         assert flag in command
     assert ("--model-config-name=cpu" in command) == (name == "triton-cpu")
-    assert service["healthcheck"]["test"] == [
-        "CMD",
-        "curl",
-        "-fsS",
-        "http://localhost:8000/v2/models/detect_ensemble/ready",
-    ]
+    healthcheck = service["healthcheck"]["test"]
+    assert healthcheck[:3] == ["CMD", "curl", "-fsS"]
+    assert healthcheck[-1] == "http://localhost:8000/v2/models/detect_ensemble/infer"
+    assert "@/opt/yolo26-triton/healthcheck-request.json" in healthcheck
     assert service["restart"] == "unless-stopped"
     assert service["shm_size"] == "1gb"
     assert service["ports"] == ["127.0.0.1:8000:8000", "127.0.0.1:8001:8001", "127.0.0.1:8002:8002"]
@@ -124,6 +122,8 @@ def test_dockerfiles_build_from_the_same_image(compose: dict[str, Any]) -> None:
         text = dockerfile.read_text()
         assert "FROM ${TRITON_IMAGE}" in text
         assert "COPY src /opt/yolo26-triton/src" in text
+    server_image = (ROOT / compose["services"]["triton"]["build"]["dockerfile"]).read_text()
+    assert "COPY docker/healthcheck-request.json /opt/yolo26-triton/healthcheck-request.json" in server_image
     assert ".venv" in (ROOT / ".dockerignore").read_text().split()
 
 

@@ -1,0 +1,228 @@
+"""Bad input, overload and faults never cost a good request (the real embedded server)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from tritonclient.utils import InferenceServerException
+
+from yolo26_triton.client import (
+    DetectionResult,
+    InvalidInputError,
+    ServerUnavailableError,
+    TritonClient,
+    TritonConfig,
+    TritonError,
+)
+from yolo26_triton.server import STUB_NAME, EmbeddedServer, ServerOptions, child_processes, free_port
+
+from ..conftest import FAST_EXIT
+from ..jpeg_variants import bad_inputs, unusual_jpegs
+from ..repository_variants import hold_in_queue, repository_variant
+from ..sample_images import SAMPLE_IMAGES
+from .test_ensemble import CONF, infer
+
+pytestmark = pytest.mark.integration
+HEALTHCHECK_REQUEST = Path(__file__).resolve().parents[2] / "docker" / "healthcheck-request.json"
+
+
+def client_config(server: EmbeddedServer, **overrides: object) -> TritonConfig:
+    return TritonConfig(url=server.options.grpc_url, http_url=server.options.http_url, **overrides)  # type: ignore[arg-type]
+
+
+def healthcheck_status(server: EmbeddedServer) -> int:
+    """What the compose healthcheck's curl sees: the status of a one-pixel JPEG through the ensemble."""
+    request = urllib.request.Request(
+        f"http://{server.options.http_url}/v2/models/detect_ensemble/infer",
+        data=HEALTHCHECK_REQUEST.read_bytes(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+@pytest.mark.parametrize("name", sorted(bad_inputs()))
+def test_bad_input_is_refused_with_its_own_message(server: EmbeddedServer, name: str) -> None:
+    data, phrase = bad_inputs()[name]
+    with pytest.raises(InferenceServerException) as refused:
+        infer(server, "grpc", data)
+    assert "INVALID_ARGUMENT" in str(refused.value.status())
+    assert phrase in refused.value.message()
+    assert healthcheck_status(server) == 200  # and the server still answers
+
+
+def test_unusual_jpegs_are_answered(server: EmbeddedServer) -> None:
+    for name, data in unusual_jpegs().items():
+        upright = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR).shape[:2]
+        outputs = infer(server, "grpc", data, conf_threshold=0.0, max_detections=5)
+        assert len(outputs["SCORES"]) == 5, name
+        assert f'"image_size": [{upright[0]}, {upright[1]}]' in outputs["MODEL_INFO"][0].decode(), name
+
+
+def test_bad_images_fail_alone_among_concurrent_good_ones(server: EmbeddedServer) -> None:
+    good = [image.read_bytes() for image in SAMPLE_IMAGES]
+    bad = [data for data, _ in bad_inputs().values() if data]  # the client refuses empty bytes itself
+    mixed = [image for pair in zip(good * 3, bad[: len(good) * 3], strict=False) for image in pair] + bad[9:]
+
+    async def run() -> tuple[list[DetectionResult | TritonError], list[DetectionResult]]:
+        async with TritonClient(
+            client_config(server, max_concurrency=16, confidence_threshold=CONF)
+        ) as client:
+            outcomes = await client.detect_batch(mixed, return_exceptions=True)
+            alone = [await client.detect(image) for image in good]
+        return outcomes, alone
+
+    outcomes, alone = asyncio.run(run())
+    expected = {image: result for image, result in zip(good, alone, strict=True)}
+    for image, outcome in zip(mixed, outcomes, strict=True):
+        if image in expected:
+            assert isinstance(outcome, DetectionResult)
+            np.testing.assert_array_equal(outcome.detections.xyxy, expected[image].detections.xyxy)
+        else:
+            assert isinstance(outcome, InvalidInputError), outcome
+
+
+def test_overload_is_refused_quickly_and_retried(repository: Path, tmp_path: Path) -> None:
+    """A burst beyond a small queue: UNAVAILABLE at once instead of piling up; retries get through."""
+    crowded = repository_variant(
+        repository, tmp_path / "crowded", "preprocess", hold_in_queue(1.0, max_queue_size=2)
+    )
+    options = ServerOptions.on_free_ports(repository=crowded, extra_args=FAST_EXIT)
+    image = SAMPLE_IMAGES[0].read_bytes()
+    with (tmp_path / "server.log").open("w") as log, EmbeddedServer(options, log_file=log) as server:
+
+        async def burst(max_retries: int) -> tuple[list[DetectionResult | TritonError], list[float]]:
+            config = client_config(server, max_retries=max_retries, max_concurrency=12, timeout=60.0)
+            async with TritonClient(config) as client:
+
+                async def timed() -> tuple[DetectionResult | TritonError, float]:
+                    started = time.monotonic()
+                    try:
+                        return await client.detect(image), time.monotonic() - started
+                    except TritonError as error:
+                        return error, time.monotonic() - started
+
+                pairs = await asyncio.gather(*(timed() for _ in range(12)))
+            return [outcome for outcome, _ in pairs], [elapsed for _, elapsed in pairs]
+
+        outcomes, elapsed = asyncio.run(burst(max_retries=0))
+        refused = [
+            seconds
+            for outcome, seconds in zip(outcomes, elapsed, strict=True)
+            if isinstance(outcome, ServerUnavailableError)
+        ]
+        assert refused, outcomes
+        assert max(refused) < 0.5, "refusals must be immediate, not after queueing"
+        assert all(isinstance(o, DetectionResult | ServerUnavailableError) for o in outcomes), outcomes
+        assert "queue" in str(next(o for o in outcomes if isinstance(o, ServerUnavailableError))).lower()
+
+        retried, _ = asyncio.run(burst(max_retries=20))
+        assert all(isinstance(outcome, DetectionResult) for outcome in retried), retried
+
+
+def test_server_killed_and_restarted_during_a_load_run(repository: Path, tmp_path: Path) -> None:
+    """Every request gets a result or a clear error before its deadline; results match their inputs."""
+    options = ServerOptions.on_free_ports(repository=repository, extra_args=FAST_EXIT)
+    size_of = dict(
+        zip(
+            (image.read_bytes() for image in SAMPLE_IMAGES),
+            [(1080, 810), (720, 1280), (600, 512)],
+            strict=True,
+        )
+    )
+    images = list(size_of) * 10
+    with (tmp_path / "server.log").open("w") as log, EmbeddedServer(options, log_file=log) as server:
+
+        def crash_and_restart() -> None:
+            time.sleep(1.0)
+            server.kill()
+            time.sleep(1.0)
+            server.start()
+
+        async def run() -> list[DetectionResult | TritonError]:
+            async with TritonClient(
+                client_config(server, timeout=20.0, max_retries=5, max_concurrency=4)
+            ) as client:
+                fault = asyncio.get_running_loop().run_in_executor(None, crash_and_restart)
+                outcomes = await client.detect_batch(images, return_exceptions=True)
+                await fault
+            return outcomes
+
+        started = time.monotonic()
+        outcomes = asyncio.run(run())
+        assert time.monotonic() - started < 20.0 + 15.0  # no request outlived its deadline by much
+    assert len(outcomes) == len(images)
+    for image, outcome in zip(images, outcomes, strict=True):
+        assert isinstance(outcome, DetectionResult | TritonError), outcome
+        if isinstance(outcome, DetectionResult):
+            assert outcome.detections.image_size == size_of[image]  # answered for its own image
+    assert sum(isinstance(outcome, DetectionResult) for outcome in outcomes) >= len(images) // 2
+
+
+def kill_stub(server_pid: int, model: str) -> None:
+    (stub,) = [
+        pid
+        for pid in child_processes(server_pid, command_part=STUB_NAME)
+        if f"/{model}/" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    ]
+    os.kill(stub, signal.SIGKILL)
+
+
+def test_crashed_stub_fails_the_healthcheck(repository: Path, tmp_path: Path) -> None:
+    options = ServerOptions.on_free_ports(repository=repository, extra_args=FAST_EXIT)
+    with (tmp_path / "server.log").open("w") as log, EmbeddedServer(options, log_file=log) as server:
+        assert healthcheck_status(server) == 200
+        stubs = server.python_stubs()
+        assert len(stubs) == 4  # validate, preprocess, yolo26, postprocess
+        kill_stub(server._process.pid, "postprocess")  # type: ignore[union-attr]
+        time.sleep(0.5)
+        assert len(server.python_stubs()) == 3
+        assert healthcheck_status(server) == 500  # /ready would still say 200 in Triton 2.51
+
+
+def test_serve_exits_when_a_stub_dies(repository: Path, tmp_path: Path) -> None:
+    ports = [str(free_port()) for _ in range(3)]
+    command = [
+        sys.executable,
+        "-m",
+        "yolo26_triton.cli",
+        "serve",
+        "--repository",
+        str(repository),
+        "--http-port",
+        ports[0],
+        "--grpc-port",
+        ports[1],
+        "--metrics-port",
+        ports[2],
+    ]
+    output = tmp_path / "serve.log"
+    with output.open("w") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while "triton-detect: ready:" not in output.read_text():
+            assert process.poll() is None and time.monotonic() < deadline, output.read_text()
+            time.sleep(0.2)
+        (tritonserver,) = child_processes(process.pid, command_part="tritonserver")
+        kill_stub(tritonserver, "yolo26")
+        assert process.wait(timeout=60) == 3
+        assert "stub process died" in output.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()

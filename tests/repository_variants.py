@@ -1,0 +1,36 @@
+"""Copies of the built model repository with one CPU config changed through Triton's own settings."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2
+
+
+def repository_variant(
+    repository: Path, destination: Path, model: str, edit: Callable[[model_config_pb2.ModelConfig], None]
+) -> Path:
+    """Copies ``repository`` to ``destination`` and applies ``edit`` to ``model``'s CPU config."""
+    shutil.copytree(repository, destination)
+    config_path = destination / model / "configs" / "cpu.pbtxt"
+    config = text_format.Parse(config_path.read_text(), model_config_pb2.ModelConfig())
+    edit(config)
+    config_path.write_text(text_format.MessageToString(config))
+    return destination
+
+
+def hold_in_queue(
+    seconds: float, max_queue_size: int | None = None
+) -> Callable[[model_config_pb2.ModelConfig], None]:
+    """Makes the dynamic batcher wait up to ``seconds`` for a batch of 16 that lone requests never fill."""
+
+    def edit(config: model_config_pb2.ModelConfig) -> None:
+        config.dynamic_batching.max_queue_delay_microseconds = int(seconds * 1e6)
+        config.dynamic_batching.preferred_batch_size[:] = [16]
+        if max_queue_size is not None:
+            config.dynamic_batching.default_queue_policy.max_queue_size = max_queue_size
+
+    return edit
