@@ -189,7 +189,7 @@ def test_crashed_stub_fails_the_healthcheck(repository: Path, tmp_path: Path) ->
         assert healthcheck_status(server) == 200
         stubs = server.python_stubs()
         assert len(stubs) == 4  # validate, preprocess, yolo26, postprocess
-        kill_stub(server._process.pid, "postprocess")  # type: ignore[union-attr]
+        kill_stub(server.pid, "postprocess")  # type: ignore[arg-type]
         time.sleep(0.5)
         assert len(server.python_stubs()) == 3
         assert healthcheck_status(server) == 500  # /ready would still say 200 in Triton 2.51

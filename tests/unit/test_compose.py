@@ -16,6 +16,8 @@ import pytest
 import yaml
 from compose_spec import PyCompose
 
+from yolo26_triton.server import STEADY_MALLOC
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 ENVIRONMENT = {"TRITON_ADMIN_KEY": "key", "GRAFANA_ADMIN_PASSWORD": "password"}
@@ -104,6 +106,7 @@ def test_servers_are_hardened_and_observable(compose: dict[str, Any], name: str)
     assert "@/opt/yolo26-triton/healthcheck-request.json" in healthcheck
     assert service["restart"] == "unless-stopped"
     assert service["shm_size"] == "1gb"
+    assert service["environment"] == STEADY_MALLOC
     assert service["ports"] == ["127.0.0.1:8000:8000", "127.0.0.1:8001:8001", "127.0.0.1:8002:8002"]
     assert service["volumes"] == ["./model_repository:/models:ro"]
 

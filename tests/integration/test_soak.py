@@ -1,0 +1,32 @@
+"""The soak script, shortened for CI: zero errors and bounded server memory growth."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+SOAK = Path(__file__).resolve().parents[2] / "scripts" / "soak.py"
+
+
+def test_short_soak_has_no_errors_and_flat_memory(repository: Path) -> None:
+    command = [
+        sys.executable,
+        str(SOAK),
+        "--duration",
+        "10",
+        "--concurrency",
+        "16",
+        "--warmup",
+        "5",
+        "--max-growth-mib",
+        "96",
+        "--repository",
+        str(repository),
+    ]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert ", 0 errors," in finished.stdout
