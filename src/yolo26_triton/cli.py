@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from types import FrameType
 
@@ -146,9 +147,11 @@ def _serve(args: argparse.Namespace) -> int:
         admin_key=os.environ.get("TRITON_ADMIN_KEY") or None,
     )
     server = EmbeddedServer(options)
+    stopping = threading.Event()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("%s received: stopping the server", signal.Signals(signum).name)
+        stopping.set()
         server.terminate()
 
     signal.signal(signal.SIGTERM, stop)
@@ -167,7 +170,7 @@ def _serve(args: argparse.Namespace) -> int:
         exit_code = None
         while exit_code is None:
             exit_code = server.wait(timeout=WATCHDOG_INTERVAL_S)
-            if exit_code is None and not stubs <= server.python_stubs():
+            if exit_code is None and not stopping.is_set() and not stubs <= server.python_stubs():
                 log.error(
                     "a Python-backend stub process died: Triton still reports READY but every request to "
                     "that model fails; stopping so that a supervisor restarts the server"
