@@ -1,0 +1,1 @@
+"""Benchmarks of the YOLO26 Triton service (not tests): ``benchmarks.run``, ``benchmarks.tune``."""

@@ -1,0 +1,148 @@
+"""``triton-detect perf`` and ``benchmarks/run.py`` against the real server: they run and write their files.
+
+Short windows: these check the tooling, not the numbers. They serve the untrained ``yolo26n.yaml``
+(as the benchmark does: speed does not depend on weights) rather than the session's spread-score
+fixture, whose thousands of boxes above the default threshold make each request's NMS take about a
+second and a 1 s perf_analyzer window hold almost no requests.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from yolo26_triton.builder import build_repository
+from yolo26_triton.server import DEFAULT_REPOSITORY, EmbeddedServer, ServerOptions
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _environment() -> dict[str, str]:
+    environment = dict(os.environ)
+    paths = [str(ROOT / "src"), str(ROOT), environment.get("PYTHONPATH", "")]
+    environment["PYTHONPATH"] = os.pathsep.join(path for path in paths if path)
+    return environment
+
+
+@pytest.fixture(scope="module")
+def speed_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A repository with the untrained yolo26n.yaml exported into it."""
+    repository = tmp_path_factory.mktemp("speed") / "model_repository"
+    shutil.copytree(
+        DEFAULT_REPOSITORY,
+        repository,
+        ignore=shutil.ignore_patterns("*.onnx", "*.dali", "*.json", "__pycache__"),
+    )
+    build_repository(repository, "yolo26n.yaml")
+    return repository
+
+
+@pytest.fixture(scope="module")
+def speed_server(
+    speed_repository: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EmbeddedServer]:
+    """The real server on free loopback ports, serving :func:`speed_repository`."""
+    log_path = tmp_path_factory.mktemp("speed-server") / "tritonserver.log"
+    options = ServerOptions.on_free_ports(repository=speed_repository, extra_args=("--exit-timeout-secs=5",))
+    with log_path.open("w") as log, EmbeddedServer(options, log_file=log) as running:
+        yield running
+
+
+def test_perf_sweeps_both_protocols_with_real_jpegs(speed_server: EmbeddedServer, tmp_path: Path) -> None:
+    server = speed_server
+    out = tmp_path / "perf"
+    command = [
+        sys.executable,
+        "-m",
+        "yolo26_triton.perf",
+        "--url",
+        server.options.grpc_url,
+        "--http-url",
+        server.options.http_url,
+        "--concurrency",
+        "1,2",
+        "--measurement-interval-ms",
+        "800",
+        "--stability-percentage",
+        "100",
+        "--out",
+        str(out),
+    ]
+    completed = subprocess.run(
+        command, cwd=ROOT, env=_environment(), capture_output=True, text=True, timeout=120, check=False
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    with (out / "perf.csv").open() as source:
+        rows = list(csv.DictReader(source))
+    assert [(row["protocol"], row["concurrency"]) for row in rows] == [
+        ("grpc", "1"),
+        ("grpc", "2"),
+        ("http", "1"),
+        ("http", "2"),
+    ]
+    assert all(float(row["throughput"]) > 0 and float(row["p99_ms"]) >= float(row["p50_ms"]) for row in rows)
+    assert (out / "perf.png").read_bytes()[:4] == b"\x89PNG"
+    assert "Composing models" in (out / "perf_analyzer_grpc.log").read_text()
+
+
+def test_perf_fails_with_exit_1_when_no_server_listens(tmp_path: Path) -> None:
+    from yolo26_triton.server import free_port
+
+    command = [
+        sys.executable,
+        "-m",
+        "yolo26_triton.perf",
+        "--protocol",
+        "grpc",
+        "--url",
+        f"127.0.0.1:{free_port()}",
+        "--concurrency",
+        "1",
+        "--measurement-interval-ms",
+        "500",
+        "--out",
+        str(tmp_path),
+    ]
+    completed = subprocess.run(
+        command, cwd=ROOT, env=_environment(), capture_output=True, text=True, timeout=60, check=False
+    )
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert "did not answer" in completed.stderr
+
+
+def test_benchmark_runs_all_three_systems_and_writes_results(speed_repository: Path, tmp_path: Path) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.run",
+        "--repository",
+        str(speed_repository),
+        "--concurrency",
+        "1,2",
+        "--duration",
+        "0.7",
+        "--warmup",
+        "0.3",
+        "--out",
+        str(tmp_path),
+    ]
+    completed = subprocess.run(
+        command, cwd=ROOT, env=_environment(), capture_output=True, text=True, timeout=180, check=False
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    report = (tmp_path / "RESULTS.md").read_text()
+    for system in ("triton", "ultralytics", "in-process"):
+        for level in (1, 2):
+            assert f"| {system} | {level} |" in report
+    assert "| a/b at concurrency 1 | >= 0.9 |" in report
+    assert "| 2 | yolo26 |" in report
+    progress = [line for line in completed.stdout.splitlines() if "img/s" in line]
+    assert len(progress) == 6 and all(line.endswith("errors 0") for line in progress), completed.stdout
