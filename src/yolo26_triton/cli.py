@@ -41,7 +41,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="triton-detect", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="triton-detect",
+        description="Build the YOLO26 model repository, serve it on Triton, and talk to it.",
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     build = commands.add_parser("build", help="export YOLO26 into the model repository")
@@ -77,9 +80,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
 
     from .demo import register as register_demo
+    from .perf import register as register_perf
 
     register_demo(commands)
     cli_client.register(commands)
+    register_perf(commands)
     return parser
 
 

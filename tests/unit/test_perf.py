@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from benchmarks.configs import (
     config_path,
     edit_config,
@@ -21,7 +22,6 @@ from benchmarks.configs import (
 )
 from benchmarks.harness import Measurement, run_threads
 from benchmarks.run import compute_ratios
-
 from yolo26_triton import perf
 from yolo26_triton.server import DEFAULT_REPOSITORY
 
