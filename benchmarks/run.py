@@ -100,9 +100,15 @@ def prepare_repository(source: Path | None, workdir: Path, *, ultralytics_meta: 
 
 
 def thread_budget(repository: Path) -> tuple[int, int]:
-    """``(dali_num_threads, intra_op_num_threads)`` of the repository's CPU configs."""
+    """``(DALI threads, onnxruntime threads)`` the server's CPU configs use in all, for the baseline.
+
+    onnxruntime threads are intra-op threads times yolo26 instances: the in-process baseline runs
+    one session with as many threads as the server's sessions have together.
+    """
     dali = read_config(config_path(repository, "preprocess")).parameters["dali_num_threads"].string_value
-    onnx = read_config(config_path(repository, "yolo26")).parameters["intra_op_num_threads"].string_value
+    detector = read_config(config_path(repository, "yolo26"))
+    instances = sum(group.count or 1 for group in detector.instance_group) or 1
+    onnx = str(int(detector.parameters["intra_op_num_threads"].string_value) * instances)
     return int(dali), int(onnx)
 
 

@@ -60,6 +60,10 @@ VARIANTS: dict[str, tuple[str, list[Edit]]] = {
         "yolo26 2 instances x intra_op_num_threads 1",
         [("yolo26", set_instances(2)), ("yolo26", set_parameter("intra_op_num_threads", "1"))],
     ),
+    "yolo2x2": (
+        "yolo26 2 instances x intra_op_num_threads 2",
+        [("yolo26", set_instances(2))],
+    ),
     "dali1": ("preprocess dali_num_threads 1", [("preprocess", set_parameter("dali_num_threads", "1"))]),
     "delay0_dali1": (
         "delay 0 on all three + dali_num_threads 1",

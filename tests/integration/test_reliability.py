@@ -175,12 +175,13 @@ def test_server_killed_and_restarted_during_a_load_run(repository: Path, tmp_pat
 
 
 def kill_stub(server_pid: int, model: str) -> None:
-    (stub,) = [
+    """SIGKILLs one stub process of ``model`` (the first instance), as a crash would."""
+    stubs = [
         pid
         for pid in child_processes(server_pid, command_part=STUB_NAME)
         if f"/{model}/" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     ]
-    os.kill(stub, signal.SIGKILL)
+    os.kill(min(stubs), signal.SIGKILL)
 
 
 def test_crashed_stub_fails_the_healthcheck(repository: Path, tmp_path: Path) -> None:
@@ -188,10 +189,10 @@ def test_crashed_stub_fails_the_healthcheck(repository: Path, tmp_path: Path) ->
     with (tmp_path / "server.log").open("w") as log, EmbeddedServer(options, log_file=log) as server:
         assert healthcheck_status(server) == 200
         stubs = server.python_stubs()
-        assert len(stubs) == 4  # validate, preprocess, yolo26, postprocess
+        assert len(stubs) == 5  # validate, preprocess, 2 x yolo26, postprocess
         kill_stub(server.pid, "postprocess")  # type: ignore[arg-type]
         time.sleep(0.5)
-        assert len(server.python_stubs()) == 3
+        assert len(server.python_stubs()) == 4
         assert healthcheck_status(server) == 500  # /ready would still say 200 in Triton 2.51
 
 
