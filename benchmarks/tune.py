@@ -45,7 +45,7 @@ Edit = tuple[str, Callable[[ModelConfig], None]]
 """(model, change) applied to that model's CPU config."""
 
 VARIANTS: dict[str, tuple[str, list[Edit]]] = {
-    "shipped": ("as in model_repository/ (delay 2000 us, 1 instance each, ORT 2 threads, DALI 2)", []),
+    "shipped": ("as in model_repository/", []),
     "delay0": ("max_queue_delay_microseconds 0 on all three", [(m, set_queue_delay(0)) for m in CPU_MODELS]),
     "delay10ms": (
         "max_queue_delay_microseconds 10000 on all three",
@@ -55,14 +55,17 @@ VARIANTS: dict[str, tuple[str, list[Edit]]] = {
         "delay 2000 us + preferred_batch_size [4, 8] on preprocess and yolo26",
         [(m, set_queue_delay(2000, (4, 8))) for m in ("preprocess", "yolo26")],
     ),
-    "ort1": ("yolo26 intra_op_num_threads 1", [("yolo26", set_parameter("intra_op_num_threads", "1"))]),
+    "yolo1x2": (
+        "yolo26 1 instance x intra_op_num_threads 2",
+        [("yolo26", set_instances(1)), ("yolo26", set_parameter("intra_op_num_threads", "2"))],
+    ),
     "yolo2x1": (
         "yolo26 2 instances x intra_op_num_threads 1",
         [("yolo26", set_instances(2)), ("yolo26", set_parameter("intra_op_num_threads", "1"))],
     ),
     "yolo2x2": (
         "yolo26 2 instances x intra_op_num_threads 2",
-        [("yolo26", set_instances(2))],
+        [("yolo26", set_instances(2)), ("yolo26", set_parameter("intra_op_num_threads", "2"))],
     ),
     "dali1": ("preprocess dali_num_threads 1", [("preprocess", set_parameter("dali_num_threads", "1"))]),
     "delay0_dali1": (

@@ -17,6 +17,9 @@ class OnnxDetector:
         options.intra_op_num_threads = intra_op_num_threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        # Idle intra-op threads sleep instead of spinning: the cores are shared with decoding,
+        # NMS and other instances, which spinning threads would starve.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         self._input_name = self._session.get_inputs()[0].name
 
