@@ -438,7 +438,25 @@ NOTES = """\
   which makes Ultralytics send stride-rectangles (e.g. 640x480) that the fixed `[3, 640, 640]`
   input rejects. The parameter does not change speed.
 - c runs with the server on the same 2 cores, as a; b runs after the server has stopped.
-- On 2 cores a and b share the CPU with the load generator (Python client threads/event loop)."""
+- On 2 cores a and b share the CPU with the load generator (Python client threads/event loop).
+
+## When a target is missed: where the time goes and what would close it
+
+- a/b at concurrency 1. The CPU profile runs yolo26 as 2 sessions of 1 onnxruntime thread
+  (benchmarks/TUNING.md: the best throughput from concurrency 4 on), so a lone request gets one
+  thread while b's single session has two; and each request crosses four Python-backend stubs
+  (validate, preprocess, yolo26, postprocess), each crossing copying its tensors through shared
+  memory (3x640x640 float32 = 4.9 MB in, 84x8400 float32 = 2.8 MB out of yolo26) - see the queue
+  and input/output columns above. What would close it: Triton's native onnxruntime backend for
+  yolo26 (in-process, no stub copies; not in the nvidia-pytriton binary, present in the NGC image),
+  or a latency layout (1x2 or 2x2 threads: 10.6-11.5 images/s at concurrency 1 in TUNING.md) at the
+  cost of throughput under load. On the GPU profile the DALI and TensorRT backends have no stubs.
+- a/c at concurrency 4. On one 2-core machine the Ultralytics client's decode, letterbox and NMS
+  take the same cores the server would use for them, so moving that work into the server gains
+  nothing here; what the ensemble saves is transfer: about 0.1 MB of JPEG per image instead of
+  4.9 MB of input tensor and 2.8 MB of output, which costs little on loopback but dominates
+  across a network, and the client machine's CPU. A measurement with client and server on
+  separate machines (or a bandwidth-limited link) would show it; these machines have loopback only."""
 
 
 # ---------------------------------------------------------------------------------------- main
