@@ -16,43 +16,23 @@ from yolo26_triton.server import EmbeddedServer, free_port
 
 from ..conftest import ADMIN_KEY
 from ..sample_images import SAMPLE_IMAGES
+from .serve_process import start_serve
 
 pytestmark = pytest.mark.integration
 TRITON_DETECT = [sys.executable, "-m", "yolo26_triton.cli"]
 
 
 def test_serve_prints_ready_and_stops_cleanly_on_sigterm(repository: Path, tmp_path: Path) -> None:
-    ports = [str(free_port()) for _ in range(3)]
-    command = [
-        *TRITON_DETECT,
-        "serve",
-        "--repository",
-        str(repository),
-        "--http-port",
-        ports[0],
-        "--grpc-port",
-        ports[1],
-        "--metrics-port",
-        ports[2],
-    ]
-    output = tmp_path / "serve.log"
-    with output.open("w") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, text=True)
+    serve = start_serve(repository, tmp_path / "serve.log")
     try:
-        deadline = time.monotonic() + 120
-        while "triton-detect: ready:" not in output.read_text():
-            assert process.poll() is None, output.read_text()
-            assert time.monotonic() < deadline, "no ready line"
-            time.sleep(0.2)
-        ready_line = next(line for line in output.read_text().splitlines() if "triton-detect: ready:" in line)
-        assert f"127.0.0.1:{ports[1]}" in ready_line and "trained" in ready_line
+        ready_line = serve.ready_line()
+        assert f"127.0.0.1:{serve.grpc_port}" in ready_line and "trained" in ready_line
         started = time.monotonic()
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=60) == 0
+        serve.process.send_signal(signal.SIGTERM)
+        assert serve.process.wait(timeout=60) == 0
         assert time.monotonic() - started < 30
     finally:
-        if process.poll() is None:
-            process.kill()
+        serve.kill()
 
 
 def test_detect_command_prints_json_lines_and_annotates(server: EmbeddedServer, tmp_path: Path) -> None:

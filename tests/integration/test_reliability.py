@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,12 +23,13 @@ from yolo26_triton.client import (
     TritonConfig,
     TritonError,
 )
-from yolo26_triton.server import STUB_NAME, EmbeddedServer, ServerOptions, child_processes, free_port
+from yolo26_triton.server import STUB_NAME, EmbeddedServer, ServerOptions, child_processes
 
 from ..conftest import FAST_EXIT
 from ..jpeg_variants import bad_inputs, unusual_jpegs
 from ..repository_variants import hold_in_queue, repository_variant
 from ..sample_images import SAMPLE_IMAGES
+from .serve_process import start_serve
 from .test_ensemble import CONF, infer
 
 pytestmark = pytest.mark.integration
@@ -197,33 +196,12 @@ def test_crashed_stub_fails_the_healthcheck(repository: Path, tmp_path: Path) ->
 
 
 def test_serve_exits_when_a_stub_dies(repository: Path, tmp_path: Path) -> None:
-    ports = [str(free_port()) for _ in range(3)]
-    command = [
-        sys.executable,
-        "-m",
-        "yolo26_triton.cli",
-        "serve",
-        "--repository",
-        str(repository),
-        "--http-port",
-        ports[0],
-        "--grpc-port",
-        ports[1],
-        "--metrics-port",
-        ports[2],
-    ]
-    output = tmp_path / "serve.log"
-    with output.open("w") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+    serve = start_serve(repository, tmp_path / "serve.log")
     try:
-        deadline = time.monotonic() + 120
-        while "triton-detect: ready:" not in output.read_text():
-            assert process.poll() is None and time.monotonic() < deadline, output.read_text()
-            time.sleep(0.2)
-        (tritonserver,) = child_processes(process.pid, command_part="tritonserver")
+        serve.ready_line()
+        (tritonserver,) = child_processes(serve.process.pid, command_part="tritonserver")
         kill_stub(tritonserver, "yolo26")
-        assert process.wait(timeout=60) == 3
-        assert "stub process died" in output.read_text()
+        assert serve.process.wait(timeout=60) == 3
+        assert "stub process died" in serve.output.read_text()
     finally:
-        if process.poll() is None:
-            process.kill()
+        serve.kill()
