@@ -1,6 +1,6 @@
 """The server image in a real container, where a Docker engine exists (skipped cleanly elsewhere).
 
-Builds ``docker/triton.Dockerfile`` (the NGC tritonserver image plus the ops package), serves the
+Builds ``container/triton.Dockerfile`` (the NGC tritonserver image plus the ops package), serves the
 built repository with the CPU configs (``--model-config-name=cpu``: no GPU needed), and sends the
 compose healthcheck's request and a sample JPEG through ``detect_ensemble``: the container path of
 the shared ops package and of the model.py files, end to end. Needs a Docker engine and the network
@@ -17,10 +17,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docker
+import numpy as np
 import pytest
+import tritonclient.http as httpclient
 from docker.errors import DockerException
 
-import docker
 from yolo26_triton.server import free_port
 
 from ..sample_images import SAMPLE_IMAGES
@@ -47,7 +49,7 @@ def engine() -> Any:
 @pytest.fixture(scope="module")
 def container_url(engine: Any, repository: Path) -> Iterator[str]:
     """The CPU profile served by the project's server image; yields its HTTP host:port."""
-    engine.images.build(path=str(ROOT), dockerfile="docker/triton.Dockerfile", tag=IMAGE_TAG, rm=True)
+    engine.images.build(path=str(ROOT), dockerfile="container/triton.Dockerfile", tag=IMAGE_TAG, rm=True)
     port = free_port()
     container = engine.containers.run(
         IMAGE_TAG,

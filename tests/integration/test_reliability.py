@@ -33,7 +33,7 @@ from .serve_process import start_serve
 from .test_ensemble import CONF, infer
 
 pytestmark = pytest.mark.integration
-HEALTHCHECK_REQUEST = Path(__file__).resolve().parents[2] / "docker" / "healthcheck-request.json"
+HEALTHCHECK_REQUEST = Path(__file__).resolve().parents[2] / "container" / "healthcheck-request.json"
 
 
 def client_config(server: EmbeddedServer, **overrides: object) -> TritonConfig:

@@ -126,7 +126,9 @@ def test_dockerfiles_build_from_the_same_image(compose: dict[str, Any]) -> None:
         assert "FROM ${TRITON_IMAGE}" in text
         assert "COPY src /opt/yolo26-triton/src" in text
     server_image = (ROOT / compose["services"]["triton"]["build"]["dockerfile"]).read_text()
-    assert "COPY docker/healthcheck-request.json /opt/yolo26-triton/healthcheck-request.json" in server_image
+    assert (
+        "COPY container/healthcheck-request.json /opt/yolo26-triton/healthcheck-request.json" in server_image
+    )
     assert ".venv" in (ROOT / ".dockerignore").read_text().split()
 
 

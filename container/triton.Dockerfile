@@ -15,4 +15,4 @@ COPY src /opt/yolo26-triton/src
 # --no-deps: the client, builder and test dependencies are not needed inside the server.
 RUN python3 -m pip install --no-cache-dir --break-system-packages --no-deps /opt/yolo26-triton
 # A one-pixel JPEG through the whole ensemble: the healthcheck (see docker-compose.yml).
-COPY docker/healthcheck-request.json /opt/yolo26-triton/healthcheck-request.json
+COPY container/healthcheck-request.json /opt/yolo26-triton/healthcheck-request.json
