@@ -260,11 +260,6 @@ class EmbeddedServer:
         """Process ID of the running ``tritonserver``."""
         return self._process.pid if self._process is not None else None
 
-    @property
-    def running(self) -> bool:
-        """Whether the server process is alive."""
-        return self._process is not None and self._process.poll() is None
-
     def terminate(self) -> None:
         """Sends SIGTERM and returns at once (safe in a signal handler; :meth:`wait` sees the exit)."""
         if self._process is not None and self._process.poll() is None:

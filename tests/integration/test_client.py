@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from yolo26_triton.client import InvalidInputError, TritonClient, TritonConfig
+from yolo26_triton.client import InvalidInputError, ModelStatus, TritonClient, TritonConfig
 from yolo26_triton.server import EmbeddedServer
 
 from ..sample_images import SAMPLE_IMAGES
@@ -97,3 +97,14 @@ def test_invalid_jpeg_is_invalid_input_and_not_retried(server: EmbeddedServer) -
         return raised.value
 
     assert "truncated or corrupt" in str(asyncio.run(run()))
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_model_status_needs_no_admin_key(server: EmbeddedServer, protocol: str) -> None:
+    async def run() -> ModelStatus:
+        async with TritonClient(config_for(server, protocol)) as client:
+            return await client.model_status()
+
+    status = asyncio.run(run())
+    assert status.name == "detect_ensemble" and status.ready
+    assert [(entry.version, entry.state) for entry in status.versions] == [("1", "READY")]

@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from .codec import OUTPUTS, decode_detections, encode_image, request_parameters
 from .config import TritonConfig
-from .errors import ModelNotReadyError, TritonError
+from .errors import TritonError
 from .retry import retry_policy
 from .transport import Transport, create_transport
 from .types import DetectionResult, ModelStatistics, ModelStatus, ModelVersionState, parse_statistics
@@ -69,14 +69,23 @@ class TritonClient:
         return tuple(ModelVersionState.from_json(entry) for entry in entries)
 
     async def model_status(self, model: str | None = None) -> ModelStatus:
-        """Readiness and per-version state of ``model`` (default: ``config.model``)."""
+        """Readiness and per-version state of ``model`` (default: ``config.model``).
+
+        Uses the open metadata and readiness APIs, not the repository index, which a hardened
+        server restricts to holders of the admin key.
+
+        Raises:
+            ModelNotReadyError: The server does not know the model.
+        """
         name = model or self.config.model
-        versions = tuple(entry for entry in await self.repository_index() if entry.name == name)
-        try:
-            ready = await self._transport.is_model_ready(name)
-        except ModelNotReadyError:
-            ready = False
-        return ModelStatus(name=name, ready=ready, versions=versions)
+        metadata = await self._transport.model_metadata(name)
+        numbers = [str(version) for version in metadata.get("versions", [])]
+        states = await asyncio.gather(*(self._transport.is_model_ready(name, number) for number in numbers))
+        versions = tuple(
+            ModelVersionState(name=name, version=number, state="READY" if ready else "UNAVAILABLE")
+            for number, ready in zip(numbers, states, strict=True)
+        )
+        return ModelStatus(name=name, ready=await self._transport.is_model_ready(name), versions=versions)
 
     async def statistics(self, model: str | None = None) -> tuple[ModelStatistics, ...]:
         """Inference statistics of ``model`` and, for an ensemble, of the models its steps call.

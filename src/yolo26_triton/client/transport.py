@@ -41,8 +41,12 @@ class Transport(Protocol):
         """Whether the server is ready for inference."""
         ...
 
-    async def is_model_ready(self, model: str) -> bool:
-        """Whether ``model`` is loaded and ready."""
+    async def is_model_ready(self, model: str, version: str = "") -> bool:
+        """Whether ``model`` (the given version, else the one its policy serves) is ready."""
+        ...
+
+    async def model_metadata(self, model: str) -> JsonDict:
+        """The model's metadata: ``name``, ``versions``, ``platform``, ``inputs``, ``outputs``."""
         ...
 
     async def repository_index(self) -> list[JsonDict]:
@@ -156,9 +160,15 @@ class GrpcTransport(_LoopBoundClient):
         with _mapped_errors():
             return bool(await self.client().is_server_ready(client_timeout=self.timeout_s))
 
-    async def is_model_ready(self, model: str) -> bool:
+    async def is_model_ready(self, model: str, version: str = "") -> bool:
         with _mapped_errors():
-            return bool(await self.client().is_model_ready(model, client_timeout=self.timeout_s))
+            return bool(await self.client().is_model_ready(model, version, client_timeout=self.timeout_s))
+
+    async def model_metadata(self, model: str) -> JsonDict:
+        with _mapped_errors():
+            return dict(
+                await self.client().get_model_metadata(model, as_json=True, client_timeout=self.timeout_s)
+            )
 
     async def repository_index(self) -> list[JsonDict]:
         with _mapped_errors():
@@ -219,10 +229,15 @@ class HttpTransport(_LoopBoundClient):
             async with asyncio.timeout(self.timeout_s):
                 return bool(await self.client().is_server_ready())
 
-    async def is_model_ready(self, model: str) -> bool:
+    async def is_model_ready(self, model: str, version: str = "") -> bool:
         with _mapped_errors():
             async with asyncio.timeout(self.timeout_s):
-                return bool(await self.client().is_model_ready(model))
+                return bool(await self.client().is_model_ready(model, version))
+
+    async def model_metadata(self, model: str) -> JsonDict:
+        with _mapped_errors():
+            async with asyncio.timeout(self.timeout_s):
+                return dict(await self.client().get_model_metadata(model))
 
     async def repository_index(self) -> list[JsonDict]:
         with _mapped_errors():
