@@ -33,6 +33,9 @@ from .serve_process import start_serve
 from .test_ensemble import CONF, infer
 
 pytestmark = pytest.mark.integration
+IN_FLIGHT = 4
+RESTART_RETRIES = 20
+"""Full-jitter backoff (0.1 s doubling, 5 s cap): 20 retries outlast a restart of a few seconds."""
 HEALTHCHECK_REQUEST = Path(__file__).resolve().parents[2] / "container" / "healthcheck-request.json"
 
 
@@ -155,7 +158,7 @@ def test_server_killed_and_restarted_during_a_load_run(repository: Path, tmp_pat
 
         async def run() -> list[DetectionResult | TritonError]:
             async with TritonClient(
-                client_config(server, timeout=20.0, max_retries=5, max_concurrency=4)
+                client_config(server, timeout=20.0, max_retries=RESTART_RETRIES, max_concurrency=IN_FLIGHT)
             ) as client:
                 fault = asyncio.get_running_loop().run_in_executor(None, crash_and_restart)
                 outcomes = await client.detect_batch(images, return_exceptions=True)
@@ -170,7 +173,9 @@ def test_server_killed_and_restarted_during_a_load_run(repository: Path, tmp_pat
         assert isinstance(outcome, DetectionResult | TritonError), outcome
         if isinstance(outcome, DetectionResult):
             assert outcome.detections.image_size == size_of[image]  # answered for its own image
-    assert sum(isinstance(outcome, DetectionResult) for outcome in outcomes) >= len(images) // 2
+    failures = [outcome for outcome in outcomes if not isinstance(outcome, DetectionResult)]
+    # Retries outlast the restart: only requests caught in flight by the crash may fail.
+    assert len(failures) <= IN_FLIGHT, failures
 
 
 def kill_stub(server_pid: int, model: str) -> None:
