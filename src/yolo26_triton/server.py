@@ -152,13 +152,15 @@ class EmbeddedServer:
         self.options = options
         self._log_file = log_file
         self._process: subprocess.Popen[bytes] | None = None
+        # The wheel's files, looked up once; None when an external tritonserver is used.
+        self._wheel = _WheelLayout.find() if options.tritonserver is None else None
         self._backends = tempfile.TemporaryDirectory(prefix="yolo26-triton-backends-")
         self._admin_key = options.admin_key or secrets.token_urlsafe(24)
 
     def command(self) -> list[str]:
         """The ``tritonserver`` command line."""
         options = self.options
-        binary = options.tritonserver or _WheelLayout.find().tritonserver
+        binary = self._wheel.tritonserver if self._wheel else options.tritonserver
         command = [
             str(binary),
             f"--model-repository={options.repository.resolve()}",
@@ -177,7 +179,7 @@ class EmbeddedServer:
             # p50/p99 latency per model for the dashboards (nv_inference_request_summary_us).
             "--metrics-config=summary_latencies=true",
         ]
-        if options.tritonserver is None:
+        if self._wheel:
             command.append(f"--backend-directory={self._backends.name}")
         if options.profile == "cpu":
             command += [
@@ -195,8 +197,8 @@ class EmbeddedServer:
             environment.setdefault(variable, value)
         environment["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), environment.get("PATH", "")])
         libraries = [sysconfig.get_config_var("LIBDIR") or ""]
-        if self.options.tritonserver is None:
-            libraries.append(str(_WheelLayout.find().libraries))
+        if self._wheel:
+            libraries.append(str(self._wheel.libraries))
         libraries.append(environment.get("LD_LIBRARY_PATH", ""))
         environment["LD_LIBRARY_PATH"] = os.pathsep.join(part for part in libraries if part)
         return environment
@@ -207,8 +209,8 @@ class EmbeddedServer:
         Raises:
             ServerError: If the process exits or is not ready within ``timeout`` seconds.
         """
-        if self.options.tritonserver is None:
-            self._lay_out_python_backend()
+        if self._wheel:
+            self._lay_out_python_backend(self._wheel)
         output = self._log_file if self._log_file is not None else None
         self._process = subprocess.Popen(
             self.command(),
@@ -306,9 +308,8 @@ class EmbeddedServer:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _lay_out_python_backend(self) -> None:
+    def _lay_out_python_backend(self, layout: _WheelLayout) -> None:
         """Links the wheel's Python backend and this Python's stub into one backend folder."""
-        layout = _WheelLayout.find()
         python_dir = Path(self._backends.name) / "python"
         python_dir.mkdir(exist_ok=True)
         for source in [*layout.python_backend.iterdir(), layout.stub]:
