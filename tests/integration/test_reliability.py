@@ -34,6 +34,7 @@ from .test_ensemble import CONF, infer
 
 pytestmark = pytest.mark.integration
 IN_FLIGHT = 4
+QUEUE_HOLD_S = 1.5
 RESTART_RETRIES = 20
 """Full-jitter backoff (0.1 s doubling, 5 s cap): 20 retries outlast a restart of a few seconds."""
 HEALTHCHECK_REQUEST = Path(__file__).resolve().parents[2] / "container" / "healthcheck-request.json"
@@ -102,7 +103,7 @@ def test_bad_images_fail_alone_among_concurrent_good_ones(server: EmbeddedServer
 def test_overload_is_refused_quickly_and_retried(repository: Path, tmp_path: Path) -> None:
     """A burst beyond a small queue: UNAVAILABLE at once instead of piling up; retries get through."""
     crowded = repository_variant(
-        repository, tmp_path / "crowded", "preprocess", hold_in_queue(1.0, max_queue_size=2)
+        repository, tmp_path / "crowded", "preprocess", hold_in_queue(QUEUE_HOLD_S, max_queue_size=2)
     )
     options = ServerOptions.on_free_ports(repository=crowded, extra_args=FAST_EXIT)
     image = SAMPLE_IMAGES[0].read_bytes()
@@ -111,7 +112,7 @@ def test_overload_is_refused_quickly_and_retried(repository: Path, tmp_path: Pat
         async def burst(max_retries: int) -> tuple[list[DetectionResult | TritonError], list[float]]:
             config = client_config(server, max_retries=max_retries, max_concurrency=12, timeout=60.0)
             async with TritonClient(config) as client:
-                assert await client.is_healthy()  # connection open before the burst is timed
+                await client.detect(image)  # connection and every model's first request before timing
 
                 async def timed() -> tuple[DetectionResult | TritonError, float]:
                     started = time.monotonic()
@@ -129,8 +130,15 @@ def test_overload_is_refused_quickly_and_retried(repository: Path, tmp_path: Pat
             for outcome, seconds in zip(outcomes, elapsed, strict=True)
             if isinstance(outcome, ServerUnavailableError)
         ]
+        accepted = [
+            seconds
+            for outcome, seconds in zip(outcomes, elapsed, strict=True)
+            if isinstance(outcome, DetectionResult)
+        ]
         assert refused, outcomes
-        assert max(refused) < 0.5, "refusals must be immediate, not after queueing"
+        # A request that entered the queue waits QUEUE_HOLD_S for a batch that never fills: every
+        # refusal must come back before that, and before any accepted request.
+        assert max(refused) < min([QUEUE_HOLD_S, *accepted]), (refused, accepted)
         assert all(isinstance(o, DetectionResult | ServerUnavailableError) for o in outcomes), outcomes
         assert "queue" in str(next(o for o in outcomes if isinstance(o, ServerUnavailableError))).lower()
 
