@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from yolo26_triton.builder import BuildResult, build_repository
+from yolo26_triton.repository import pin_entry_point
 from yolo26_triton.server import EmbeddedServer, ServerOptions
 
 from .model_fixture import make_spread_score_weights
@@ -19,16 +20,46 @@ FAST_EXIT = ("--exit-timeout-secs=5",)
 ADMIN_KEY = "test-admin-key"
 
 
+SECOND_VERSION = "2"
+END_TO_END_MODEL = "yolo26_end2end"
+END_TO_END_ENTRY_POINT = "detect_end2end"
+
+
+def tracked_files_only(folder: str, names: list[str]) -> set[str]:
+    """``shutil.copytree`` filter: leaves out what a build made in the project's own repository."""
+    generated = {name for name in names if name.endswith((".onnx", ".plan", ".dali", ".json"))}
+    if Path(folder) == PROJECT_REPOSITORY:
+        generated |= {
+            name for name in names if name.startswith(("yolo26_", "detect_")) and name != "detect_ensemble"
+        }
+    if Path(folder) == PROJECT_REPOSITORY / "yolo26":
+        generated |= {name for name in names if name.isdigit() and name != "1"}
+    return generated
+
+
 @pytest.fixture(scope="session")
-def built_repository(tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
-    """A copy of the model repository with the spread-score model exported into it."""
+def fixture_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The spread-score model as a ``.pt``: what version 1 of ``yolo26`` is built from."""
+    return make_spread_score_weights(tmp_path_factory.mktemp("weights") / "yolo26n-spread.pt")
+
+
+@pytest.fixture(scope="session")
+def built_repository(tmp_path_factory: pytest.TempPathFactory, fixture_weights: Path) -> BuildResult:
+    """A copy of the model repository with three detectors built into it from fixture models.
+
+    ``yolo26`` version 1 (the spread-score model; ``detect_ensemble`` is pinned to it), ``yolo26``
+    version 2 (the same network seeded differently) and ``yolo26_end2end`` (version 1's weights with
+    the NMS-free head, entry point ``detect_end2end``). Returns version 1's build.
+    """
     workdir = tmp_path_factory.mktemp("repository")
     repository = workdir / "model_repository"
-    shutil.copytree(
-        PROJECT_REPOSITORY, repository, ignore=shutil.ignore_patterns("*.onnx", "*.dali", "*.json")
-    )
-    weights = make_spread_score_weights(workdir / "yolo26n-spread.pt")
-    return build_repository(repository, str(weights))
+    shutil.copytree(PROJECT_REPOSITORY, repository, ignore=tracked_files_only)
+    first = build_repository(repository, str(fixture_weights))
+    second_weights = make_spread_score_weights(workdir / "yolo26n-spread-seed1.pt", seed=1)
+    build_repository(repository, str(second_weights), version=SECOND_VERSION)
+    build_repository(repository, str(fixture_weights), model=END_TO_END_MODEL, head="nms_free")
+    pin_entry_point(repository, "detect_ensemble", first.metadata.version)
+    return first
 
 
 @pytest.fixture(scope="session")

@@ -1,13 +1,18 @@
 """``triton-detect build``: fill the model repository from Ultralytics weights or a YAML.
 
 From ``yolo26n.pt`` (Ultralytics downloads it where there is a network), a local ``.pt``, or a
-``yolo26{n,s,m}.yaml`` (untrained), the build:
+``yolo26{n,s,m}.yaml`` (untrained), the build of detector ``<model>`` (``yolo26`` by default)
+version ``<version>`` (``1`` by default; other versions stay as they are):
 
-1. exports the ONNX model with a dynamic batch to ``yolo26/<version>/model.onnx``;
-2. writes ``yolo26/<version>/metadata.json`` with the class names read back from the exported
+1. creates the model and its entry point from the templates if it is a new detector model
+   (:mod:`yolo26_triton.repository`);
+2. exports the ONNX model with a dynamic batch to ``<model>/<version>/model.onnx`` and adds the
+   ``DETECTOR_ID`` output that names this model version in every answer;
+3. writes ``<model>/<version>/metadata.json`` with the class names read back from the exported
    model's own metadata (and whether the model is untrained);
-3. serializes the GPU DALI pipeline to ``preprocess/1/model.dali`` (no GPU needed);
-4. prints the ``trtexec`` command that turns the ONNX into ``model.plan`` where TensorRT exists.
+4. writes one pinned route per built version (``detect_ensemble_v<N>``);
+5. serializes the GPU DALI pipeline to ``preprocess/1/model.dali`` (no GPU needed);
+6. prints the ``trtexec`` command that turns the ONNX into ``model.plan`` where TensorRT exists.
 
 When weights cannot be downloaded it says so in one line and builds the untrained model of the
 same size, marked so that every later result says its boxes are meaningless.
@@ -23,12 +28,22 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .ops.detections import Head
-from .ops.metadata import METADATA_FILENAME, DetectorMetadata
+from .ops.metadata import DETECTOR_ID_OUTPUT, METADATA_FILENAME, DetectorMetadata
+from .repository import (
+    TEMPLATE_DETECTOR,
+    add_detector_model,
+    check_detector_name,
+    check_version,
+    entry_point_name,
+    prepare_version_folder,
+    write_routes,
+)
 
 log = logging.getLogger(__name__)
 
-DETECTOR_MODEL = "yolo26"
 INPUT_SIZE = 640
 MAX_BATCH_SIZE = 16
 """Must equal ``max_batch_size`` of the composing models; the engine's max shape follows it."""
@@ -52,42 +67,57 @@ class BuildResult:
     metadata: DetectorMetadata
     trtexec_command: str
     reused: bool
+    entry_point: str
+    routes: tuple[str, ...]
 
 
 def build_repository(
     repository: Path,
     weights: str = DEFAULT_WEIGHTS,
     *,
+    model: str = TEMPLATE_DETECTOR,
     head: Head = "classic",
     version: str = "1",
     force: bool = False,
 ) -> BuildResult:
-    """Exports ``weights`` into ``repository`` (see the module docstring).
+    """Exports ``weights`` into ``repository`` as ``model`` version ``version`` (see the module docstring).
 
     Args:
         repository: The model repository folder (holding ``yolo26/``, ``preprocess/``...).
         weights: ``yolo26n.pt``-style name, path to a local ``.pt``, or a ``yolo26*.yaml``.
+        model: The detector model: ``yolo26``, or ``yolo26_<name>`` for another entry point.
         head: ``classic`` (the default export, NMS in postprocess) or ``nms_free``.
         version: Triton version folder of the detector.
         force: Export again even when the repository already holds this model.
 
     Raises:
-        BuildError: If the weights are neither a known name, a local file nor a YAML.
+        BuildError: If the weights are neither a known name, a local file nor a YAML, or the model
+            name or version is invalid.
     """
-    detector_dir = repository / DETECTOR_MODEL / version
+    try:
+        check_detector_name(model)
+        version = check_version(version)
+    except ValueError as error:
+        raise BuildError(str(error)) from None
+    add_detector_model(repository, model)
+    detector_dir = prepare_version_folder(repository, model, version)
     onnx_path = detector_dir / "model.onnx"
     metadata_path = detector_dir / METADATA_FILENAME
     dali_path = serialize_preprocess(repository)
     existing = _existing_metadata(metadata_path) if onnx_path.exists() and not force else None
-    if existing and existing.head == head and existing.source in (weights, _fallback_yaml(weights)):
+    if (
+        existing
+        and existing.head == head
+        and existing.source in (weights, _fallback_yaml(weights))
+        and detector_id_in_onnx(onnx_path) == existing.detector_id
+    ):
         log.info("%s already holds %s (%s head); pass --force to export again", onnx_path, weights, head)
-        return BuildResult(onnx_path, dali_path, existing, trtexec_command(onnx_path), reused=True)
+        return _result(repository, onnx_path, dali_path, existing, reused=True)
 
-    model, source, untrained = load_model(weights)
-    detector_dir.mkdir(parents=True, exist_ok=True)
-    _export_onnx(model, onnx_path, head)
+    yolo, source, untrained = load_model(weights)
+    _export_onnx(yolo, onnx_path, head)
     metadata = DetectorMetadata(
-        model=DETECTOR_MODEL,
+        model=model,
         version=version,
         source=source,
         untrained=untrained,
@@ -95,8 +125,23 @@ def build_repository(
         input_size=INPUT_SIZE,
         names=names_from_onnx(onnx_path),
     )
+    add_detector_id_output(onnx_path, metadata.detector_id)
     metadata.write(metadata_path)
-    return BuildResult(onnx_path, dali_path, metadata, trtexec_command(onnx_path), reused=False)
+    return _result(repository, onnx_path, dali_path, metadata, reused=False)
+
+
+def _result(
+    repository: Path, onnx_path: Path, dali_path: Path, metadata: DetectorMetadata, *, reused: bool
+) -> BuildResult:
+    return BuildResult(
+        onnx_path=onnx_path,
+        dali_path=dali_path,
+        metadata=metadata,
+        trtexec_command=trtexec_command(onnx_path),
+        reused=reused,
+        entry_point=entry_point_name(metadata.model),
+        routes=tuple(write_routes(repository, metadata.model)),
+    )
 
 
 def load_model(weights: str):  # type: ignore[no-untyped-def]
@@ -165,6 +210,48 @@ def _export_onnx(model, onnx_path: Path, head: Head) -> None:  # type: ignore[no
         device="cpu",
     )
     shutil.move(str(exported), onnx_path)
+
+
+def add_detector_id_output(onnx_path: Path, identifier: int) -> None:
+    """Adds the output ``DETECTOR_ID``: ``identifier`` as INT32 ``[batch, 1]``, one row per image.
+
+    Built from the input's batch dimension (``Shape`` -> ``Concat`` -> ``Expand`` of a constant), so
+    onnxruntime and a TensorRT engine built from the file both return it beside ``output0``.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(onnx_path))
+    graph = model.graph
+    prefix = DETECTOR_ID_OUTPUT.lower()
+    batch = graph.output[0].type.tensor_type.shape.dim[0].dim_param or "batch"
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(np.array([1], np.int64), f"{prefix}/columns"),
+            numpy_helper.from_array(np.array([[identifier]], np.int32), f"{prefix}/value"),
+        ]
+    )
+    graph.node.extend(
+        [
+            helper.make_node("Shape", [graph.input[0].name], [f"{prefix}/batch"], start=0, end=1),
+            helper.make_node("Concat", [f"{prefix}/batch", f"{prefix}/columns"], [f"{prefix}/shape"], axis=0),
+            helper.make_node("Expand", [f"{prefix}/value", f"{prefix}/shape"], [DETECTOR_ID_OUTPUT]),
+        ]
+    )
+    graph.output.append(helper.make_tensor_value_info(DETECTOR_ID_OUTPUT, TensorProto.INT32, [batch, 1]))
+    onnx.checker.check_model(model)
+    onnx.save(model, str(onnx_path))
+
+
+def detector_id_in_onnx(onnx_path: Path) -> int | None:
+    """The identifier :func:`add_detector_id_output` put into the file, or None if it has none."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    name = f"{DETECTOR_ID_OUTPUT.lower()}/value"
+    value = next((numpy_helper.to_array(tensor) for tensor in graph.initializer if tensor.name == name), None)
+    return None if value is None else int(value.ravel()[0])
 
 
 def names_from_onnx(onnx_path: Path) -> tuple[str, ...]:

@@ -1,6 +1,6 @@
 """``triton-detect``: build the model, serve it, and talk to it.
 
-Subcommands: ``build``, ``serve`` and ``demo`` here; ``detect``, ``health``, ``stats`` and
+Subcommands: ``build``, ``pin``, ``serve`` and ``demo`` here; ``detect``, ``health``, ``stats`` and
 ``models`` are thin layers over the client (:mod:`yolo26_triton.cli_client`).
 """
 
@@ -18,6 +18,12 @@ from types import FrameType
 from . import cli_client
 from .builder import DEFAULT_WEIGHTS, BuildError, build_engine, build_repository
 from .ops.metadata import METADATA_FILENAME, DetectorMetadata
+from .repository import (
+    TEMPLATE_DETECTOR,
+    TEMPLATE_ENTRY_POINT,
+    built_versions,
+    pin_entry_point,
+)
 from .server import DEFAULT_REPOSITORY, EmbeddedServer, ServerError, ServerOptions
 
 log = logging.getLogger("triton-detect")
@@ -52,6 +58,17 @@ def _parser() -> argparse.ArgumentParser:
         "--weights", default=DEFAULT_WEIGHTS, help="yolo26n.pt-style name, a local .pt, or a YAML"
     )
     build.add_argument(
+        "--model",
+        default=TEMPLATE_DETECTOR,
+        help="detector model: yolo26 (default, entry point detect_ensemble) or yolo26_NAME, a further "
+        "entry point detect_NAME sharing preprocess and postprocess",
+    )
+    build.add_argument(
+        "--version",
+        default="1",
+        help="version folder to build (default 1); other versions stay and are served side by side",
+    )
+    build.add_argument(
         "--head",
         choices=["classic", "nms_free"],
         default="classic",
@@ -63,10 +80,24 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--engine",
         action="store_true",
-        help="also build yolo26/1/model.plan with trtexec (where TensorRT is; skipped when up to date)",
+        help="also build <model>/<version>/model.plan with trtexec (where TensorRT is; skipped when "
+        "up to date)",
     )
     _add_repository(build)
     build.set_defaults(func=_build)
+
+    pin = commands.add_parser(
+        "pin",
+        help="make an entry point serve one detector version, or the latest",
+        description="Edits the entry point's detector step (model_version); the server sees it after a "
+        "restart. Each version also has its own route, <entry point>_v<N>, whatever the pin.",
+    )
+    pin.add_argument("version", help="a built version number, or 'latest'")
+    pin.add_argument(
+        "--entry-point", default=TEMPLATE_ENTRY_POINT, help="the ensemble to pin (default: detect_ensemble)"
+    )
+    _add_repository(pin)
+    pin.set_defaults(func=_pin)
 
     serve = commands.add_parser(
         "serve",
@@ -111,7 +142,14 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
-    result = build_repository(args.repository, args.weights, head=args.head, force=args.force)
+    result = build_repository(
+        args.repository,
+        args.weights,
+        model=args.model,
+        version=args.version,
+        head=args.head,
+        force=args.force,
+    )
     metadata = result.metadata
     state = "reused" if result.reused else "exported"
     log.info(
@@ -121,6 +159,12 @@ def _build(args: argparse.Namespace) -> int:
         metadata.head,
         len(metadata.names),
         result.onnx_path,
+    )
+    log.info(
+        "%s serves %s (latest unless pinned); pinned routes: %s",
+        result.entry_point,
+        metadata.model,
+        ", ".join(result.routes),
     )
     if metadata.untrained:
         log.warning("UNTRAINED model (%s): its boxes mean nothing", metadata.source)
@@ -132,6 +176,22 @@ def _build(args: argparse.Namespace) -> int:
             "TensorRT engine for the GPU profile (run where TensorRT is, e.g. the NGC image):\n  %s",
             result.trtexec_command,
         )
+    return 0
+
+
+def _pin(args: argparse.Namespace) -> int:
+    version = None if args.version == "latest" else args.version
+    try:
+        detector = pin_entry_point(args.repository, args.entry_point, version)
+    except ValueError as error:
+        log.error("%s", error)
+        return 2
+    log.info(
+        "%s now serves %s %s; restart the server to apply it",
+        args.entry_point,
+        detector,
+        "(latest version)" if version is None else f"version {version}",
+    )
     return 0
 
 
@@ -188,13 +248,18 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def describe_detector(repository: Path) -> str:
-    """One phrase on the served detector, loudly marking an untrained one."""
-    try:
-        metadata = DetectorMetadata.read(repository / "yolo26" / "1" / METADATA_FILENAME)
-    except (FileNotFoundError, ValueError):
-        return "detector not built: run `triton-detect build`"
-    marker = "UNTRAINED, boxes mean nothing" if metadata.untrained else "trained"
-    return f"yolo26 from {metadata.source}, {marker}"
+    """One phrase on each built detector version, loudly marking an untrained one."""
+    phrases = []
+    for model_folder in sorted(path.parent for path in repository.glob("*/config.pbtxt")):
+        for version in built_versions(repository, model_folder.name):
+            try:
+                metadata = DetectorMetadata.read(model_folder / version / METADATA_FILENAME)
+            except ValueError as error:
+                phrases.append(str(error))
+                continue
+            marker = "UNTRAINED, boxes mean nothing" if metadata.untrained else "trained"
+            phrases.append(f"{metadata.model} v{metadata.version} from {metadata.source}, {marker}")
+    return "; ".join(phrases) or "detector not built: run `triton-detect build`"
 
 
 if __name__ == "__main__":

@@ -1,4 +1,8 @@
-"""yolo26, CPU profile: the exported ONNX model on onnxruntime, one session run per dynamic batch."""
+"""yolo26, CPU profile: the exported ONNX model on onnxruntime, one session run per dynamic batch.
+
+``triton-detect build`` copies this file into every version folder of every detector model (the
+Python backend loads ``<model>/<version>/model.py``); this copy in ``yolo26/1`` is the original.
+"""
 
 import json
 from pathlib import Path
@@ -22,11 +26,18 @@ class TritonPythonModel:
         )
 
     def execute(self, requests):
-        """Concatenates the requests' images, runs them at once, splits the output back."""
+        """Concatenates the requests' images, runs them at once, splits the outputs back.
+
+        The outputs are ``output0`` (raw detections) and ``DETECTOR_ID`` (who answered), as the
+        TensorRT engine built from the same ONNX returns them in the GPU profile.
+        """
         batches = [pb_utils.get_input_tensor_by_name(request, "images").as_numpy() for request in requests]
-        outputs = self._detector.run(np.concatenate(batches))
+        outputs = self._detector.outputs(np.concatenate(batches))
         boundaries = np.cumsum([len(batch) for batch in batches])[:-1]
+        per_request = {name: np.split(array, boundaries) for name, array in outputs.items()}
         return [
-            pb_utils.InferenceResponse([pb_utils.Tensor("output0", output)])
-            for output in np.split(outputs, boundaries)
+            pb_utils.InferenceResponse(
+                [pb_utils.Tensor(name, arrays[index]) for name, arrays in per_request.items()]
+            )
+            for index in range(len(requests))
         ]

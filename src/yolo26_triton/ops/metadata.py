@@ -1,14 +1,19 @@
-"""What the server knows about the deployed detector, written by the build, read by postprocess.
+"""What the server knows about each deployed detector, written by the build, read by postprocess.
 
-The build writes ``metadata.json`` beside the exported model (``yolo26/<version>/``), taking the
-class names from the exported model's own metadata. The postprocess model reads it once at load
-time and returns its facts with every response (``MODEL_INFO``), so a client can tell, among
-other things, that boxes come from an untrained model.
+The build writes ``metadata.json`` beside each exported model (``<model>/<version>/``), taking the
+class names from the exported model's own metadata, and gives the ONNX graph an extra output,
+``DETECTOR_ID``: the :attr:`DetectorMetadata.detector_id` of that model and version, one per image.
+Whichever detector answered a request (any version of ``yolo26``, or another detector model that
+shares the ``postprocess`` model), its output therefore says who it is; postprocess looks the id up
+in a :class:`DetectorCatalog` of the repository's metadata files and returns the facts with every
+response (``MODEL_INFO``), so a client can tell which version answered and whether its boxes come
+from an untrained model.
 """
 
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +21,8 @@ from typing import Any
 from .detections import Head
 
 METADATA_FILENAME = "metadata.json"
+DETECTOR_ID_OUTPUT = "DETECTOR_ID"
+"""The ONNX output (INT32 ``[batch, 1]``) that carries :attr:`DetectorMetadata.detector_id`."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,11 @@ class DetectorMetadata:
     head: Head
     input_size: int
     names: tuple[str, ...]
+
+    @property
+    def detector_id(self) -> int:
+        """A positive 31-bit number naming this model and version, embedded in its ONNX graph."""
+        return detector_id(self.model, self.version)
 
     def write(self, path: Path) -> None:
         """Writes the metadata as JSON to ``path``."""
@@ -71,3 +83,52 @@ class DetectorMetadata:
                 "image_size": [int(original_size[0]), int(original_size[1])],
             }
         )
+
+
+def detector_id(model: str, version: str) -> int:
+    """The id of ``model`` version ``version``: CRC-32 of ``model/version``, in 31 bits."""
+    return zlib.crc32(f"{model}/{version}".encode()) & 0x7FFFFFFF
+
+
+class UnknownDetectorError(LookupError):
+    """A detector output carries an id that no metadata file of the repository has."""
+
+
+class DetectorCatalog:
+    """The metadata of every built detector version in a model repository, by detector id.
+
+    Reads ``<repository>/<model>/<version>/metadata.json`` files; an unknown id triggers one new
+    scan (a version built after the postprocess model loaded) before it is reported.
+    """
+
+    def __init__(self, repository: Path) -> None:
+        self._repository = repository
+        self._by_id: dict[int, DetectorMetadata] = {}
+        self._scan()
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def lookup(self, identifier: int) -> DetectorMetadata:
+        """The metadata of the detector version that wrote ``identifier``.
+
+        Raises:
+            UnknownDetectorError: No metadata file in the repository has this id.
+        """
+        if identifier not in self._by_id:
+            self._scan()
+        try:
+            return self._by_id[identifier]
+        except KeyError:
+            raise UnknownDetectorError(
+                f"detector id {identifier} matches no {METADATA_FILENAME} under {self._repository}: "
+                "rebuild the detector with `triton-detect build`"
+            ) from None
+
+    def _scan(self) -> None:
+        for path in sorted(self._repository.glob(f"*/[0-9]*/{METADATA_FILENAME}")):
+            try:
+                metadata = DetectorMetadata.read(path)
+            except ValueError:
+                continue  # not a detector's metadata; lookups of its id fail loudly instead
+            self._by_id[metadata.detector_id] = metadata

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
+
+DETECTIONS_OUTPUT = "output0"
 
 
 class OnnxDetector:
@@ -22,8 +25,13 @@ class OnnxDetector:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         self._input_name = self._session.get_inputs()[0].name
+        self._output_names = [output.name for output in self._session.get_outputs()]
+
+    def outputs(self, images: NDArray[np.float32]) -> dict[str, NDArray[Any]]:
+        """Every output of the model, by name, for a ``(batch, 3, size, size)`` float32 batch."""
+        arrays = self._session.run(self._output_names, {self._input_name: images})
+        return {name: np.asarray(array) for name, array in zip(self._output_names, arrays, strict=True)}
 
     def run(self, images: NDArray[np.float32]) -> NDArray[np.float32]:
-        """Raw model output for a ``(batch, 3, size, size)`` float32 batch."""
-        (output,) = self._session.run(None, {self._input_name: images})[:1]
-        return np.asarray(output, dtype=np.float32)
+        """The raw detections (``output0``) for a ``(batch, 3, size, size)`` float32 batch."""
+        return np.asarray(self.outputs(images)[DETECTIONS_OUTPUT], dtype=np.float32)
