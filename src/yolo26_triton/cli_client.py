@@ -35,6 +35,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--url", help="host:port of the chosen protocol; overrides TRITON_URL or TRITON_HTTP_URL"
     )
     connection.add_argument("--model", help="Triton model name; overrides TRITON_MODEL")
+    connection.add_argument(
+        "--model-version",
+        help="detector version to ask (its route <model>_v<N>); overrides TRITON_MODEL_VERSION and "
+        "TRITON_AB_SPLIT",
+    )
 
     detect = subparsers.add_parser(
         "detect", parents=[connection], help="detect objects in JPEG files", description=_detect.__doc__
@@ -77,6 +82,9 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
         overrides["url" if overrides.get("protocol", config.protocol) == "grpc" else "http_url"] = args.url
     if args.model:
         overrides["model"] = args.model
+    if args.model_version:
+        overrides["model_version"] = args.model_version
+        overrides["ab_split"] = None
     if getattr(args, "conf", None) is not None:
         overrides["confidence_threshold"] = args.conf
     return dataclasses.replace(config, **overrides)
@@ -226,6 +234,7 @@ def _outcome_record(path: Path, outcome: Outcome) -> dict[str, Any]:
         "file": str(path),
         "image_size": list(outcome.detections.image_size),
         "latency_ms": round(outcome.latency_s * 1000, 2),
+        "route": outcome.route,
         "model": dict(outcome.model_info),
         "detections": [
             {
@@ -245,14 +254,21 @@ def _print_detections_table(images: Sequence[Path], outcomes: Sequence[Outcome])
         if not isinstance(outcome, DetectionResult):
             print(f"error: {path}: {type(outcome).__name__}: {outcome}", file=sys.stderr)
             continue
+        version = outcome.model_version or "-"
         if not outcome.detections:
-            rows.append((path, "-", "", "", "", "", ""))
+            rows.append((path, version, "-", "", "", "", "", ""))
         for det in outcome.detections:
             rows.append(
-                (path, det.class_name, f"{det.confidence:.2f}", *(f"{value:.0f}" for value in det.bbox))
+                (
+                    path,
+                    version,
+                    det.class_name,
+                    f"{det.confidence:.2f}",
+                    *(f"{value:.0f}" for value in det.bbox),
+                )
             )
     if rows:
-        print(format_table(("FILE", "CLASS", "CONF", "X1", "Y1", "X2", "Y2"), rows))
+        print(format_table(("FILE", "VERSION", "CLASS", "CONF", "X1", "Y1", "X2", "Y2"), rows))
 
 
 async def _health(args: argparse.Namespace, config: TritonConfig) -> int:
@@ -264,8 +280,15 @@ async def _health(args: argparse.Namespace, config: TritonConfig) -> int:
 
 
 async def _stats(args: argparse.Namespace, config: TritonConfig) -> int:
+    """Server-side statistics per model version: the routes this configuration sends to (an A/B split
+    has one per version), the models their steps call, or with --all every loaded model."""
     async with TritonClient(config) as client:
-        statistics = await client.statistics(None if args.all else config.model)
+        if args.all:
+            statistics = await client.statistics()
+        else:
+            replies = await asyncio.gather(*(client.statistics(route) for route in client.routes))
+            unique = {(stats.name, stats.version): stats for reply in replies for stats in reply}
+            statistics = tuple(unique.values())
     print(format_table(_STATS_HEADERS, [_stats_row(stats) for stats in statistics]))
     return EXIT_OK
 
@@ -278,6 +301,7 @@ _STATS_HEADERS = (
     "AVG_BATCH",
     "SUCCESS",
     "FAIL",
+    "REQUEST_MS",
     "QUEUE_MS",
     "INPUT_MS",
     "INFER_MS",
@@ -296,6 +320,7 @@ def _stats_row(stats: ModelStatistics) -> tuple[object, ...]:
         f"{stats.average_batch_size:.2f}",
         stats.success_count,
         stats.fail_count,
+        f"{stats.request_ms:.2f}",
         f"{stats.queue_ms:.2f}",
         f"{stats.compute_input_ms:.2f}",
         f"{stats.compute_infer_ms:.2f}",

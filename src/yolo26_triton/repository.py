@@ -24,6 +24,7 @@ from pathlib import Path
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
+from .client.routing import route_name as _route_name
 from .ops.metadata import DETECTOR_ID_OUTPUT, METADATA_FILENAME
 
 TEMPLATE_DETECTOR = "yolo26"
@@ -33,7 +34,6 @@ ADAPTER = Path(TEMPLATE_DETECTOR) / "1" / "model.py"
 CONFIG_FILES = (Path("config.pbtxt"), Path("configs") / "cpu.pbtxt")
 """A model's GPU-profile and CPU-profile configs."""
 _DETECTOR_NAME = re.compile(r"^yolo26(_[a-z0-9]+)*$")
-_ROUTE_SUFFIX = "_v"
 
 
 def check_detector_name(model: str) -> str:
@@ -67,8 +67,9 @@ def entry_point_name(model: str) -> str:
 
 
 def route_name(entry_point: str, version: str) -> str:
-    """The ensemble pinned to ``version`` of ``entry_point``'s detector: ``<entry_point>_v<version>``."""
-    return f"{entry_point}{_ROUTE_SUFFIX}{check_version(version)}"
+    """The ensemble pinned to ``version`` of ``entry_point``'s detector: ``<entry_point>_v<version>``,
+    the name the client calls (:func:`yolo26_triton.client.routing.route_name`)."""
+    return _route_name(entry_point, check_version(version))
 
 
 def built_versions(repository: Path, model: str) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Sequence
 from types import TracebackType
@@ -12,8 +13,9 @@ import numpy.typing as npt
 
 from .codec import OUTPUTS, decode_detections, encode_image, request_parameters
 from .config import TritonConfig
-from .errors import TritonError
+from .errors import InvalidInputError, TritonError
 from .retry import retry_policy
+from .routing import VersionPicker, is_version, route_name
 from .transport import Transport, create_transport
 from .types import DetectionResult, ModelStatistics, ModelStatus, ModelVersionState, parse_statistics
 
@@ -29,13 +31,37 @@ class TritonClient:
 
     Only :meth:`detect` and :meth:`detect_batch` retry (transient errors, within ``config.timeout``);
     the other calls report the first failure.
+
+    Versions: ``detect(..., model_version="2")`` (or ``config.model_version``) sends to that
+    version's route; ``config.ab_split`` picks a route per request by weight
+    (:mod:`~yolo26_triton.client.routing`). Either way ``result.model_version`` is the version
+    that answered.
     """
 
-    def __init__(self, config: TritonConfig) -> None:
-        """Prepare a client for ``config``; no connection is opened yet."""
+    def __init__(self, config: TritonConfig, *, rng: random.Random | None = None) -> None:
+        """Prepare a client for ``config``; no connection is opened yet.
+
+        Args:
+            config: Where the server is and how to talk to it.
+            rng: Random source of the A/B split (``config.ab_split``); seed one to replay a sequence.
+        """
         self.config = config
         self._transport: Transport = create_transport(config)
         self._batch_slots = asyncio.Semaphore(config.max_concurrency)
+        self._picker = VersionPicker(config.ab_split, rng) if config.ab_split else None
+
+    @property
+    def routes(self) -> tuple[str, ...]:
+        """The Triton models :meth:`detect` sends to without a per-call version."""
+        if self.config.ab_split:
+            return tuple(route_name(self.config.model, version) for version, _ in self.config.ab_split)
+        return (self._route(None),)
+
+    def _route(self, model_version: str | None) -> str:
+        version = model_version or self.config.model_version
+        if version is None and self._picker is not None:
+            version = self._picker.pick()
+        return self.config.model if version is None else route_name(self.config.model, version)
 
     async def __aenter__(self) -> Self:
         return self
@@ -53,12 +79,13 @@ class TritonClient:
         await self._transport.close()
 
     async def is_healthy(self) -> bool:
-        """Whether the server is live and ready and ``config.model`` is ready; never raises a TritonError."""
+        """Whether the server is live and ready and every model in :attr:`routes` is ready; never
+        raises a TritonError."""
         try:
             return (
                 await self._transport.is_server_live()
                 and await self._transport.is_server_ready()
-                and await self._transport.is_model_ready(self.config.model)
+                and all([await self._transport.is_model_ready(route) for route in self.routes])
             )
         except TritonError:
             return False
@@ -108,6 +135,7 @@ class TritonClient:
         conf_threshold: float | None = None,
         iou_threshold: float | None = None,
         max_detections: int | None = None,
+        model_version: str | None = None,
     ) -> DetectionResult:
         """Detect objects in one encoded JPEG image.
 
@@ -119,6 +147,8 @@ class TritonClient:
             conf_threshold: Minimum confidence; ``config.confidence_threshold`` when ``None``.
             iou_threshold: NMS overlap threshold; ``config.iou_threshold`` when ``None``.
             max_detections: At most this many boxes (1..300); the server's default (300) when ``None``.
+            model_version: Detector version to ask (its route); ``None``: ``config.model_version``,
+                else an A/B pick (``config.ab_split``), else the entry point ``config.model``.
 
         Raises:
             InvalidInputError: Empty ``image`` or bad parameters (before sending), or the server
@@ -131,12 +161,15 @@ class TritonClient:
             self.config.iou_threshold if iou_threshold is None else iou_threshold,
             max_detections,
         )
+        if model_version is not None and not is_version(model_version):
+            raise InvalidInputError(f"model_version={model_version!r}: expected a positive integer")
+        route = self._route(model_version)  # retries stay on it: an A/B pick holds for the request
         started = time.monotonic()
         deadline = started + self.config.timeout
 
         async def attempt() -> dict[str, npt.NDArray[Any]]:
             return await self._transport.infer(
-                self.config.model,
+                route,
                 inputs,
                 OUTPUTS,
                 parameters=parameters,
@@ -148,7 +181,7 @@ class TritonClient:
         )(attempt)
         detections, model_info = decode_detections(outputs)
         return DetectionResult(
-            detections=detections, model_info=model_info, latency_s=time.monotonic() - started
+            detections=detections, model_info=model_info, latency_s=time.monotonic() - started, route=route
         )
 
     @overload
@@ -160,6 +193,7 @@ class TritonClient:
         conf_threshold: float | None = None,
         iou_threshold: float | None = None,
         max_detections: int | None = None,
+        model_version: str | None = None,
     ) -> list[DetectionResult]: ...
 
     @overload
@@ -171,6 +205,7 @@ class TritonClient:
         conf_threshold: float | None = None,
         iou_threshold: float | None = None,
         max_detections: int | None = None,
+        model_version: str | None = None,
     ) -> list[DetectionResult | TritonError]: ...
 
     async def detect_batch(
@@ -181,6 +216,7 @@ class TritonClient:
         conf_threshold: float | None = None,
         iou_threshold: float | None = None,
         max_detections: int | None = None,
+        model_version: str | None = None,
     ) -> list[DetectionResult] | list[DetectionResult | TritonError]:
         """Detect objects in many images with concurrent requests, which Triton's dynamic batcher groups.
 
@@ -194,6 +230,7 @@ class TritonClient:
             conf_threshold: As in :meth:`detect`.
             iou_threshold: As in :meth:`detect`.
             max_detections: As in :meth:`detect`.
+            model_version: As in :meth:`detect`; without it each image gets its own A/B pick.
 
         Returns:
             One entry per image, in input order.
@@ -206,6 +243,7 @@ class TritonClient:
                     conf_threshold=conf_threshold,
                     iou_threshold=iou_threshold,
                     max_detections=max_detections,
+                    model_version=model_version,
                 )
 
         outcomes = await asyncio.gather(*(detect_one(image) for image in images), return_exceptions=True)

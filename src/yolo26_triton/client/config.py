@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, cast, get_args
 
+from .routing import VersionWeights, format_split, is_version, parse_split, split_problem
+
 ProtocolName = Literal["grpc", "http"]
 PROTOCOLS: tuple[ProtocolName, ...] = get_args(ProtocolName)
 
@@ -41,7 +43,12 @@ class TritonConfig:
         http_url: HTTP ``host:port`` (``TRITON_HTTP_URL``).
         protocol: ``"grpc"`` or ``"http"`` (``TRITON_PROTOCOL``).
         timeout: Seconds one call may take, retries included (``TRITON_TIMEOUT``).
-        model: The Triton model that takes JPEG bytes (``TRITON_MODEL``).
+        model: The Triton model that takes JPEG bytes (``TRITON_MODEL``): an entry point such as
+            ``detect_ensemble``, which serves the latest (or pinned) detector version.
+        model_version: Send every request to this detector version's route,
+            ``<model>_v<version>`` (``TRITON_MODEL_VERSION``); ``None``: the entry point itself.
+        ab_split: Split requests between detector versions by weight, e.g. ``(("1", 90), ("2", 10))``
+            from ``TRITON_AB_SPLIT="1:90,2:10"``; exclusive with ``model_version``.
         max_retries: Retries after the first attempt, for transient errors only (``TRITON_MAX_RETRIES``).
         confidence_threshold: Sent as the ``conf_threshold`` request parameter; the server applies it
             (``TRITON_CONFIDENCE_THRESHOLD``).
@@ -57,6 +64,8 @@ class TritonConfig:
     protocol: ProtocolName = field(default="grpc", metadata=_env("TRITON_PROTOCOL"))
     timeout: float = field(default=60.0, metadata=_env("TRITON_TIMEOUT"))
     model: str = field(default="detect_ensemble", metadata=_env("TRITON_MODEL"))
+    model_version: str | None = field(default=None, metadata=_env("TRITON_MODEL_VERSION"))
+    ab_split: VersionWeights | None = field(default=None, metadata=_env("TRITON_AB_SPLIT"))
     max_retries: int = field(default=3, metadata=_env("TRITON_MAX_RETRIES"))
     confidence_threshold: float = field(default=0.5, metadata=_env("TRITON_CONFIDENCE_THRESHOLD"))
     iou_threshold: float = field(default=0.7, metadata=_env("TRITON_IOU_THRESHOLD"))
@@ -76,6 +85,23 @@ class TritonConfig:
         _check(self, "protocol", self.protocol in PROTOCOLS, f"expected one of {', '.join(PROTOCOLS)}")
         _check(self, "timeout", _is_real(self.timeout) and self.timeout > 0, "expected seconds > 0")
         _check(self, "model", isinstance(self.model, str) and bool(self.model.strip()), "expected a name")
+        _check(
+            self,
+            "model_version",
+            self.model_version is None
+            or (isinstance(self.model_version, str) and is_version(self.model_version)),
+            "expected a positive integer",
+        )
+        if self.ab_split is not None:
+            object.__setattr__(self, "ab_split", tuple(tuple(pair) for pair in self.ab_split))
+            problem = split_problem(self.ab_split)
+            if problem:
+                raise ValueError(f"{env_variable('ab_split')}={format_split(self.ab_split)}: {problem}")
+            if self.model_version is not None:
+                raise ValueError(
+                    f"{env_variable('model_version')}={self.model_version} and "
+                    f"{env_variable('ab_split')}={format_split(self.ab_split)}: set one of them"
+                )
         _check(
             self, "max_retries", _is_int(self.max_retries) and self.max_retries >= 0, "expected an int >= 0"
         )
@@ -167,9 +193,17 @@ def _parse_float(variable: str, raw: str) -> float:
     return _parse_number(variable, raw, float, "a number")
 
 
+def _parse_split(variable: str, raw: str) -> VersionWeights:
+    try:
+        return parse_split(raw)
+    except ValueError as error:
+        raise ValueError(f"{variable}={raw}: {error}") from None
+
+
 # Field annotations are strings here (``from __future__ import annotations``).
 _PARSERS_BY_TYPE: dict[str, Callable[[str, str], Any]] = {
     "bool": _parse_bool,
     "int": _parse_int,
     "float": _parse_float,
+    "VersionWeights | None": _parse_split,
 }

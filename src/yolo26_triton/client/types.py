@@ -117,11 +117,19 @@ class DetectionResult:
         model_info: The server's ``MODEL_INFO`` record as sent (``model``, ``version``, ``source``,
             ``untrained``, ``head``, ``image_size``, ...).
         latency_s: Seconds the call took, retries included.
+        route: The Triton model the request went to: the entry point (``detect_ensemble``) or a
+            version's route (``detect_ensemble_v2``).
     """
 
     detections: Detections
     model_info: Mapping[str, Any]
     latency_s: float
+    route: str
+
+    @property
+    def model_version(self) -> str | None:
+        """The detector version that answered (from the server's ``MODEL_INFO``)."""
+        return self.detections.model_version
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +213,8 @@ class ModelStatistics:
         execution_count: Model executions (a batch of 4 counts 1).
         success_count: Requests that succeeded.
         fail_count: Requests that failed.
+        request_ms: Average time of a successful request inside the server, from arrival to
+            response (for an ensemble: the whole pipeline).
         queue_ms: Average wait in the scheduler's queue.
         compute_input_ms: Average time preparing inputs.
         compute_infer_ms: Average time running the model.
@@ -219,6 +229,7 @@ class ModelStatistics:
     execution_count: int
     success_count: int
     fail_count: int
+    request_ms: float
     queue_ms: float
     compute_input_ms: float
     compute_infer_ms: float
@@ -242,6 +253,7 @@ class ModelStatistics:
             execution_count=_count(entry, "execution_count"),
             success_count=_count(inference_stats.get("success", {}), "count"),
             fail_count=_count(inference_stats.get("fail", {}), "count"),
+            request_ms=_average_ms(inference_stats, "success"),
             queue_ms=_average_ms(inference_stats, "queue"),
             compute_input_ms=_average_ms(inference_stats, "compute_input"),
             compute_infer_ms=_average_ms(inference_stats, "compute_infer"),

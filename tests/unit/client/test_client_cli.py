@@ -172,7 +172,10 @@ def detection_result(untrained: bool) -> DetectionResult:
         model_source="yolo26n.yaml" if untrained else "yolo26n.pt",
     )
     return DetectionResult(
-        detections=detections, model_info={"model": "yolo26", "head": "classic"}, latency_s=0.0123
+        detections=detections,
+        model_info={"model": "yolo26", "head": "classic"},
+        latency_s=0.0123,
+        route="detect_ensemble",
     )
 
 
@@ -184,7 +187,7 @@ def empty_result() -> DetectionResult:
         class_names=(),
         image_size=(48, 64),
     )
-    return DetectionResult(detections=empty, model_info={}, latency_s=0.001)
+    return DetectionResult(detections=empty, model_info={}, latency_s=0.001, route="detect_ensemble")
 
 
 OUTCOMES = [detection_result(untrained=False), empty_result(), InvalidInputError("not a JPEG", status="400")]
@@ -195,9 +198,9 @@ def test_report_as_table(capsys: pytest.CaptureFixture[str]) -> None:
     report(PATHS, OUTCOMES, as_json=False)
     captured = capsys.readouterr()
     assert captured.out.splitlines() == [
-        "FILE   CLASS  CONF  X1  Y1  X2  Y2",
-        "a.jpg  dog    0.88  1   2   30  40",
-        "b.jpg  -",
+        "FILE   VERSION  CLASS  CONF  X1  Y1  X2  Y2",
+        "a.jpg  1        dog    0.88  1   2   30  40",
+        "b.jpg  -        -",
     ]
     assert captured.err == "error: c.jpg: InvalidInputError: [400] not a JPEG\n"
 
@@ -209,6 +212,7 @@ def test_report_as_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
         "file": "a.jpg",
         "image_size": [48, 64],
         "latency_ms": 12.3,
+        "route": "detect_ensemble",
         "model": {"model": "yolo26", "head": "classic"},
         "detections": [
             {"class_id": 16, "class_name": "dog", "confidence": 0.8765, "bbox": [1.0, 2.0, 30.5, 40.0]}

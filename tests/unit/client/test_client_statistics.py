@@ -112,6 +112,7 @@ def test_both_shapes_parse_to_the_same_statistics(reply: dict[str, object]) -> N
         execution_count=12,
         success_count=12,
         fail_count=1,
+        request_ms=25.0,
         queue_ms=0.5,
         compute_input_ms=2.0,
         compute_infer_ms=20.0,

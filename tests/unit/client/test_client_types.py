@@ -44,7 +44,9 @@ def test_len_and_names_become_a_tuple() -> None:
 
 
 def test_the_seed_snippet_loop_runs() -> None:
-    result = DetectionResult(detections=make_detections(), model_info={"model": "yolo26"}, latency_s=0.01)
+    result = DetectionResult(
+        detections=make_detections(), model_info={"model": "yolo26"}, latency_s=0.01, route="detect_ensemble"
+    )
     lines = [f"{det.class_name}: {det.confidence:.2f}" for det in result.detections]
     assert lines == ["person: 0.90", "dog: 0.30", "car: 0.60"]
 
