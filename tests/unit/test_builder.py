@@ -5,14 +5,19 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
 from yolo26_triton.builder import (
     BuildError,
     _fallback_yaml,
+    add_detector_id_output,
     build_engine,
+    build_repository,
+    detector_id_in_onnx,
     load_model,
     names_from_onnx,
     trtexec_command,
@@ -84,3 +89,49 @@ def test_yaml_builds_an_untrained_model_with_coco_names() -> None:
     model, source, untrained = load_model("yolo26n.yaml")
     assert (source, untrained) == ("yolo26n.yaml", True)
     assert model.names[0] == "person" and len(model.names) == 80
+
+
+def batched_onnx(path: Path) -> Path:
+    """A stand-in detector with the exported model's input and a dynamic batch dimension."""
+    node = helper.make_node("ReduceMean", ["images"], ["output0"], axes=[1], keepdims=0)
+    tensor = helper.make_tensor_value_info
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [tensor("images", TensorProto.FLOAT, ["batch", 3, 4, 4])],
+        [tensor("output0", TensorProto.FLOAT, ["batch", 4, 4])],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+@pytest.mark.parametrize("batch", [1, 5])
+def test_detector_id_output_names_the_model_once_per_image(tmp_path: Path, batch: int) -> None:
+    path = batched_onnx(tmp_path / "model.onnx")
+    add_detector_id_output(path, 123456789)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    images = np.random.default_rng(0).random((batch, 3, 4, 4), dtype=np.float32)
+    output0, detector_id = session.run(["output0", "DETECTOR_ID"], {"images": images})
+    np.testing.assert_allclose(output0, images.mean(axis=1), rtol=1e-6)  # the model itself unchanged
+    assert detector_id.dtype == np.int32
+    assert detector_id.tolist() == [[123456789]] * batch
+    assert detector_id_in_onnx(path) == 123456789
+
+
+def test_an_onnx_without_the_output_has_no_detector_id(tmp_path: Path) -> None:
+    assert detector_id_in_onnx(batched_onnx(tmp_path / "model.onnx")) is None
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"model": "resnet"}, "expected yolo26 or yolo26_<lowercase word>"),
+        ({"version": "0"}, "expected a positive integer"),
+    ],
+)
+def test_bad_model_names_and_versions_are_refused_before_any_work(
+    tmp_path: Path, arguments: dict[str, str], message: str
+) -> None:
+    with pytest.raises(BuildError, match=message):
+        build_repository(tmp_path, "yolo26n.yaml", **arguments)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []

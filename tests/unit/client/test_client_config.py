@@ -17,6 +17,8 @@ DEFAULTS = {
     "confidence_threshold": 0.5,
     "iou_threshold": 0.7,
     "max_concurrency": 8,
+    "model_version": None,
+    "ab_split": None,
 }
 
 
@@ -44,6 +46,10 @@ def test_defaults_when_no_variable_is_set() -> None:
         ("TRITON_CONFIDENCE_THRESHOLD", "0.25", "confidence_threshold", 0.25),
         ("TRITON_IOU_THRESHOLD", "0.45", "iou_threshold", 0.45),
         ("TRITON_MAX_CONCURRENCY", "32", "max_concurrency", 32),
+        ("TRITON_MODEL_VERSION", "2", "model_version", "2"),
+        ("TRITON_AB_SPLIT", "1:90,2:10", "ab_split", (("1", 90), ("2", 10))),
+        ("TRITON_AB_SPLIT", " 1 : 1 , 3 : 2 ", "ab_split", (("1", 1), ("3", 2))),
+        ("TRITON_AB_SPLIT", "2:100", "ab_split", (("2", 100),)),
     ],
 )
 def test_each_variable_is_read(variable: str, raw: str, field: str, expected: object) -> None:
@@ -85,6 +91,15 @@ def test_boolean_words(raw: str, expected: bool) -> None:
         ("TRITON_IOU_THRESHOLD", "2", "expected a number in [0, 1]"),
         ("TRITON_MAX_CONCURRENCY", "0", "expected an int >= 1"),
         ("TRITON_MAX_CONCURRENCY", "many", "expected an integer"),
+        ("TRITON_MODEL_VERSION", "0", "expected a positive integer"),
+        ("TRITON_MODEL_VERSION", "latest", "expected a positive integer"),
+        ("TRITON_AB_SPLIT", "1=90", "is not version:weight"),
+        ("TRITON_AB_SPLIT", "1:ninety", "is not version:weight"),
+        ("TRITON_AB_SPLIT", "1:90,", "is not version:weight"),
+        ("TRITON_AB_SPLIT", "1:90,1:10", "each version may appear once"),
+        ("TRITON_AB_SPLIT", "1:90,2:0", "weights must be integers > 0"),
+        ("TRITON_AB_SPLIT", "1:90,2:-5", "weights must be integers > 0"),
+        ("TRITON_AB_SPLIT", "v1:90", "versions must be positive integers"),
     ],
 )
 def test_bad_values_name_the_variable_and_the_value(variable: str, raw: str, expectation: str) -> None:
@@ -156,3 +171,8 @@ def test_admin_key_is_read_and_never_shown() -> None:
     assert config.admin_key == "s3cret"
     assert "s3cret" not in repr(config)
     assert TritonConfig.from_env({}).admin_key is None
+
+
+def test_a_version_and_a_split_together_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"TRITON_MODEL_VERSION=2 and TRITON_AB_SPLIT=1:90,2:10: set one"):
+        TritonConfig.from_env({"TRITON_MODEL_VERSION": "2", "TRITON_AB_SPLIT": "1:90,2:10"})
