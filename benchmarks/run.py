@@ -83,12 +83,9 @@ def prepare_repository(source: Path | None, workdir: Path, *, ultralytics_meta: 
         copy_repository(source, repository)
     else:
         from yolo26_triton.builder import build_repository
+        from yolo26_triton.repository import copy_templates
 
-        shutil.copytree(
-            DEFAULT_REPOSITORY,
-            repository,
-            ignore=shutil.ignore_patterns("*.onnx", "*.dali", "*.json", "*.plan", "__pycache__"),
-        )
+        copy_templates(DEFAULT_REPOSITORY, repository)
         build_repository(repository, "yolo26n.yaml")
     if ultralytics_meta:
         metadata = DetectorMetadata.read(repository / "yolo26" / "1" / METADATA_FILENAME)

@@ -3,14 +3,13 @@ embedded ``tritonserver`` serving it on free ports (started once per test sessio
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from yolo26_triton.builder import BuildResult, build_repository
-from yolo26_triton.repository import pin_entry_point
+from yolo26_triton.repository import copy_templates, pin_entry_point
 from yolo26_triton.server import EmbeddedServer, ServerOptions
 
 from .model_fixture import make_spread_score_weights
@@ -23,18 +22,6 @@ ADMIN_KEY = "test-admin-key"
 SECOND_VERSION = "2"
 END_TO_END_MODEL = "yolo26_end2end"
 END_TO_END_ENTRY_POINT = "detect_end2end"
-
-
-def tracked_files_only(folder: str, names: list[str]) -> set[str]:
-    """``shutil.copytree`` filter: leaves out what a build made in the project's own repository."""
-    generated = {name for name in names if name.endswith((".onnx", ".plan", ".dali", ".json"))}
-    if Path(folder) == PROJECT_REPOSITORY:
-        generated |= {
-            name for name in names if name.startswith(("yolo26_", "detect_")) and name != "detect_ensemble"
-        }
-    if Path(folder) == PROJECT_REPOSITORY / "yolo26":
-        generated |= {name for name in names if name.isdigit() and name != "1"}
-    return generated
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +40,7 @@ def built_repository(tmp_path_factory: pytest.TempPathFactory, fixture_weights: 
     """
     workdir = tmp_path_factory.mktemp("repository")
     repository = workdir / "model_repository"
-    shutil.copytree(PROJECT_REPOSITORY, repository, ignore=tracked_files_only)
+    copy_templates(PROJECT_REPOSITORY, repository)
     first = build_repository(repository, str(fixture_weights))
     second_weights = make_spread_score_weights(workdir / "yolo26n-spread-seed1.pt", seed=1)
     build_repository(repository, str(second_weights), version=SECOND_VERSION)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from yolo26_triton.builder import build_repository
+from yolo26_triton.repository import copy_templates
 from yolo26_triton.server import DEFAULT_REPOSITORY, EmbeddedServer, ServerOptions
 
 pytestmark = pytest.mark.integration
@@ -36,11 +36,7 @@ def _environment() -> dict[str, str]:
 def speed_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A repository with the untrained yolo26n.yaml exported into it."""
     repository = tmp_path_factory.mktemp("speed") / "model_repository"
-    shutil.copytree(
-        DEFAULT_REPOSITORY,
-        repository,
-        ignore=shutil.ignore_patterns("*.onnx", "*.dali", "*.json", "__pycache__"),
-    )
+    copy_templates(DEFAULT_REPOSITORY, repository)
     build_repository(repository, "yolo26n.yaml")
     return repository
 

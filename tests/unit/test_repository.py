@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,7 @@ from yolo26_triton.repository import (
     CONFIG_FILES,
     add_detector_model,
     built_versions,
+    copy_templates,
     detector_step,
     entry_point_name,
     pin_entry_point,
@@ -21,14 +22,14 @@ from yolo26_triton.repository import (
     write_routes,
 )
 
-from ..conftest import PROJECT_REPOSITORY, tracked_files_only
+from ..conftest import PROJECT_REPOSITORY
 
 
 @pytest.fixture
 def repository(tmp_path: Path) -> Path:
     """The project's tracked repository files, with nothing built."""
     copy = tmp_path / "model_repository"
-    shutil.copytree(PROJECT_REPOSITORY, copy, ignore=tracked_files_only)
+    copy_templates(PROJECT_REPOSITORY, copy)
     return copy
 
 
@@ -116,3 +117,30 @@ def test_pin_refuses_what_is_not_built(repository: Path) -> None:
         pin_entry_point(repository, "detect_ensemble", "2")
     with pytest.raises(ValueError, match="no entry point 'detect_nothing'"):
         pin_entry_point(repository, "detect_nothing", "1")
+
+
+def files_under(folder: Path) -> list[str]:
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file())
+
+
+def test_the_templates_are_the_tracked_files(tmp_path: Path) -> None:
+    listed = subprocess.run(
+        ["git", "ls-files", "model_repository"], cwd=PROJECT_REPOSITORY.parent, capture_output=True, text=True
+    )
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    copy_templates(PROJECT_REPOSITORY, tmp_path / "copy")
+    tracked = sorted(str(Path(line).relative_to("model_repository")) for line in listed.stdout.splitlines())
+    assert files_under(tmp_path / "copy") == tracked
+
+
+def test_a_copy_of_a_built_repository_holds_only_the_templates(repository: Path, tmp_path: Path) -> None:
+    templates = files_under(repository)
+    fake_build(repository, "yolo26", "1")
+    fake_build(repository, "yolo26", "2")
+    add_detector_model(repository, "yolo26_end2end")
+    fake_build(repository, "yolo26_end2end", "1")
+    write_routes(repository, "yolo26")
+    (repository / "yolo26" / "1" / "model.onnx").write_bytes(b"onnx")
+    copy_templates(repository, tmp_path / "copy")
+    assert files_under(tmp_path / "copy") == templates
