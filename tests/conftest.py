@@ -20,15 +20,19 @@ ADMIN_KEY = "test-admin-key"
 
 
 @pytest.fixture(scope="session")
-def built_repository(tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
+def fixture_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The spread-score fixture model as a ``.pt`` (what the session's repository is built from)."""
+    return make_spread_score_weights(tmp_path_factory.mktemp("weights") / "yolo26n-spread.pt")
+
+
+@pytest.fixture(scope="session")
+def built_repository(tmp_path_factory: pytest.TempPathFactory, fixture_weights: Path) -> BuildResult:
     """A copy of the model repository with the spread-score model exported into it."""
-    workdir = tmp_path_factory.mktemp("repository")
-    repository = workdir / "model_repository"
+    repository = tmp_path_factory.mktemp("repository") / "model_repository"
     shutil.copytree(
         PROJECT_REPOSITORY, repository, ignore=shutil.ignore_patterns("*.onnx", "*.dali", "*.json")
     )
-    weights = make_spread_score_weights(workdir / "yolo26n-spread.pt")
-    return build_repository(repository, str(weights))
+    return build_repository(repository, str(fixture_weights))
 
 
 @pytest.fixture(scope="session")
