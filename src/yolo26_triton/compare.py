@@ -15,9 +15,9 @@ class only, greedily by descending IoU (:func:`match_detections`). The agreement
 ``2 * matched / (ultralytics boxes + triton boxes)``; overall, the same over all boxes of all images.
 
 Latency is measured per image, sequentially, after ``--warmup`` untimed runs per side: first the whole
-Triton side, then the whole Ultralytics side, so that neither competes with the other for the CPU
-(PyTorch's threads keep spinning for a while after a forward pass). Each side starts from the JPEG bytes
-in memory; see :data:`ULTRALYTICS_LATENCY` and :data:`TRITON_LATENCY` for what each number includes.
+Triton side, then the whole Ultralytics side, so that neither side's work overlaps the other's timing
+(on a CPU-profile server both share the host's cores). Each side starts from the JPEG bytes in memory;
+see :data:`ULTRALYTICS_LATENCY` and :data:`TRITON_LATENCY` for what each number includes.
 
 What ``predict()`` does, read in the installed Ultralytics (8.4.190) source:
 
