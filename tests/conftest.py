@@ -3,6 +3,7 @@ embedded ``tritonserver`` serving it on free ports (started once per test sessio
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,43 +27,57 @@ END_TO_END_ENTRY_POINT = "detect_end2end"
 
 @pytest.fixture(scope="session")
 def fixture_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The spread-score model as a ``.pt``: what version 1 of ``yolo26`` is built from."""
+    """The spread-score fixture model as a ``.pt``: what version 1 of ``yolo26`` is built from."""
     return make_spread_score_weights(tmp_path_factory.mktemp("weights") / "yolo26n-spread.pt")
 
 
 @pytest.fixture(scope="session")
 def built_repository(tmp_path_factory: pytest.TempPathFactory, fixture_weights: Path) -> BuildResult:
-    """A copy of the model repository with three detectors built into it from fixture models.
-
-    ``yolo26`` version 1 (the spread-score model; ``detect_ensemble`` is pinned to it), ``yolo26``
-    version 2 (the same network seeded differently) and ``yolo26_end2end`` (version 1's weights with
-    the NMS-free head, entry point ``detect_end2end``). Returns version 1's build.
-    """
-    workdir = tmp_path_factory.mktemp("repository")
-    repository = workdir / "model_repository"
+    """A copy of the model repository with the spread-score model built into it as ``yolo26`` v1."""
+    repository = tmp_path_factory.mktemp("repository") / "model_repository"
     copy_templates(PROJECT_REPOSITORY, repository)
-    first = build_repository(repository, str(fixture_weights))
-    second_weights = make_spread_score_weights(workdir / "yolo26n-spread-seed1.pt", seed=1)
-    build_repository(repository, str(second_weights), version=SECOND_VERSION)
-    build_repository(repository, str(fixture_weights), model=END_TO_END_MODEL, head="nms_free")
-    pin_entry_point(repository, "detect_ensemble", first.metadata.version)
-    return first
+    return build_repository(repository, str(fixture_weights))
 
 
 @pytest.fixture(scope="session")
 def repository(built_repository: BuildResult) -> Path:
-    """The built repository folder."""
+    """The built one-detector repository: what tests that start their own server serve."""
     return built_repository.onnx_path.parents[2]
 
 
 @pytest.fixture(scope="session")
-def server(repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
-    """The real embedded tritonserver, CPU profile, on free loopback ports."""
+def multi_model_repository(
+    repository: Path, fixture_weights: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """:func:`repository` plus a second ``yolo26`` version and a second detector model.
+
+    ``yolo26`` version 2 is the same network seeded differently; ``detect_ensemble`` stays pinned to
+    version 1. ``yolo26_end2end`` is version 1's weights with the NMS-free head, entry point
+    ``detect_end2end``.
+    """
+    workdir = tmp_path_factory.mktemp("multi")
+    multi = workdir / "model_repository"
+    shutil.copytree(repository, multi)
+    second_weights = make_spread_score_weights(workdir / "yolo26n-spread-seed1.pt", seed=1)
+    build_repository(multi, str(second_weights), version=SECOND_VERSION)
+    build_repository(multi, str(fixture_weights), model=END_TO_END_MODEL, head="nms_free")
+    pin_entry_point(multi, "detect_ensemble", "1")
+    return multi
+
+
+@pytest.fixture(scope="session")
+def server(
+    multi_model_repository: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EmbeddedServer]:
+    """The real embedded tritonserver, CPU profile, on free loopback ports, serving
+    :func:`multi_model_repository`."""
     log_path = tmp_path_factory.mktemp("server") / "tritonserver.log"
     with (
         log_path.open("w") as log,
         EmbeddedServer(
-            ServerOptions.on_free_ports(repository=repository, admin_key=ADMIN_KEY, extra_args=FAST_EXIT),
+            ServerOptions.on_free_ports(
+                repository=multi_model_repository, admin_key=ADMIN_KEY, extra_args=FAST_EXIT
+            ),
             log_file=log,
         ) as running,
     ):

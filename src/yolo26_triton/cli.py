@@ -1,7 +1,9 @@
 """``triton-detect``: build the model, serve it, and talk to it.
 
 Subcommands: ``build``, ``pin``, ``serve`` and ``demo`` here; ``detect``, ``health``, ``stats`` and
-``models`` are thin layers over the client (:mod:`yolo26_triton.cli_client`).
+``models`` are thin layers over the client (:mod:`yolo26_triton.cli_client`); ``perf`` runs
+perf_analyzer (:mod:`yolo26_triton.perf`); ``compare`` checks the server against in-process
+Ultralytics (:mod:`yolo26_triton.compare`).
 """
 
 from __future__ import annotations
@@ -110,12 +112,14 @@ def _parser() -> argparse.ArgumentParser:
     _add_server_options(serve)
     serve.set_defaults(func=_serve)
 
+    from .compare import register as register_compare
     from .demo import register as register_demo
     from .perf import register as register_perf
 
     register_demo(commands)
     cli_client.register(commands)
     register_perf(commands)
+    register_compare(commands)
     return parser
 
 

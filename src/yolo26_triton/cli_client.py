@@ -27,8 +27,11 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 Outcome = DetectionResult | TritonError | OSError
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``detect``, ``health``, ``stats`` and ``models`` subcommands."""
+def connection_parser() -> argparse.ArgumentParser:
+    """The ``--protocol``, ``--url`` and ``--model`` options, as a parent parser for a subcommand.
+
+    :func:`config_from_args` applies them on top of the ``TRITON_*`` variables.
+    """
     connection = argparse.ArgumentParser(add_help=False)
     connection.add_argument("--protocol", choices=("grpc", "http"), help="overrides TRITON_PROTOCOL")
     connection.add_argument(
@@ -40,6 +43,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="detector version to ask (its route <model>_v<N>); overrides TRITON_MODEL_VERSION and "
         "TRITON_AB_SPLIT",
     )
+    return connection
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``detect``, ``health``, ``stats`` and ``models`` subcommands."""
+    connection = connection_parser()
 
     detect = subparsers.add_parser(
         "detect", parents=[connection], help="detect objects in JPEG files", description=_detect.__doc__
@@ -51,21 +60,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--conf", type=float, help="confidence threshold; overrides TRITON_CONFIDENCE_THRESHOLD"
     )
     detect.add_argument("--max-det", type=int, help="at most this many boxes per image (server default: 300)")
-    detect.set_defaults(func=_command(_detect))
+    detect.set_defaults(func=client_command(_detect))
 
     health = subparsers.add_parser(
         "health", parents=[connection], help="exit 0 when the server and model are ready"
     )
-    health.set_defaults(func=_command(_health))
+    health.set_defaults(func=client_command(_health))
 
     stats = subparsers.add_parser("stats", parents=[connection], help="inference statistics")
     stats.add_argument(
         "--all", action="store_true", help="every loaded model, not only the model and its steps"
     )
-    stats.set_defaults(func=_command(_stats))
+    stats.set_defaults(func=client_command(_stats))
 
     models = subparsers.add_parser("models", parents=[connection], help="the server's model repository")
-    models.set_defaults(func=_command(_models))
+    models.set_defaults(func=client_command(_models))
 
 
 def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -> TritonConfig:
@@ -144,9 +153,14 @@ class ProgressBar:
             self.stream.flush()
 
 
-def _command(
+def client_command(
     run: Callable[[argparse.Namespace, TritonConfig], Coroutine[Any, Any, int]],
 ) -> Callable[[argparse.Namespace], int]:
+    """A subcommand's ``func``: the settings from :func:`config_from_args`, then ``run`` in an event loop.
+
+    A bad setting exits 2 and a :class:`TritonError` exits 1, each with one ``error:`` line on stderr.
+    """
+
     def func(args: argparse.Namespace) -> int:
         try:
             config = config_from_args(args)

@@ -140,7 +140,9 @@ def test_second_entry_point_shares_preprocess_and_postprocess(server: EmbeddedSe
     assert names[END_TO_END_MODEL] == 1 and names[END_TO_END_ENTRY_POINT] == 1
 
 
-def test_pinned_entry_point_config_on_the_server(server: EmbeddedServer, repository: Path) -> None:
+def test_pinned_entry_point_config_on_the_server(
+    server: EmbeddedServer, multi_model_repository: Path
+) -> None:
     """What the server loaded: detect_ensemble pinned to 1, routes pinned, detect_end2end on latest."""
 
     def detector_step(model: str) -> tuple[str, int]:
@@ -153,6 +155,5 @@ def test_pinned_entry_point_config_on_the_server(server: EmbeddedServer, reposit
     assert detector_step("detect_ensemble") == ("yolo26", 1)
     assert detector_step("detect_ensemble_v2") == ("yolo26", 2)
     assert detector_step(END_TO_END_ENTRY_POINT) == (END_TO_END_MODEL, -1)
-    assert (repository / "yolo26" / "2" / "model.py").read_bytes() == (
-        repository / "yolo26" / "1" / "model.py"
-    ).read_bytes()
+    versions = multi_model_repository / "yolo26"
+    assert (versions / "2" / "model.py").read_bytes() == (versions / "1" / "model.py").read_bytes()

@@ -1,0 +1,814 @@
+"""``triton-detect compare``: the migration check, in-process Ultralytics against ``detect_ensemble``.
+
+A team moving from ``YOLO(weights).predict(...)`` inside its own service (FastAPI + PyTorch) to Triton
+runs both on the same weights and JPEGs and gets, per image and overall, how well the boxes agree and
+how long each side took.
+
+- Ultralytics (the reference): the JPEG bytes decoded with ``cv2.imdecode`` (what Ultralytics' own
+  ``imread`` does with a file's bytes) and ``model.predict(image, verbose=False, ...)`` on PyTorch, in
+  this process, on ``--device`` (default ``cpu``).
+- Triton (the candidate): ``TritonClient.detect(jpeg_bytes)``, one round trip to ``detect_ensemble``.
+
+Both sides get the same ``conf``, ``iou`` and ``max_det``, at 640 pixels (``imgsz`` is passed: for a
+``.pt`` predict() would otherwise use the checkpoint's training size). Boxes are matched one to one, same
+class only, greedily by descending IoU (:func:`match_detections`). The agreement of an image is F1-like,
+``2 * matched / (ultralytics boxes + triton boxes)``; overall, the same over all boxes of all images.
+
+Latency is measured per image, sequentially, after ``--warmup`` untimed runs per side: first the whole
+Triton side, then the whole Ultralytics side, so that neither side's work overlaps the other's timing
+(on a CPU-profile server both share the host's cores). Each side starts from the JPEG bytes in memory;
+see :data:`ULTRALYTICS_LATENCY` and :data:`TRITON_LATENCY` for what each number includes.
+
+What ``predict()`` does, read in the installed Ultralytics (8.4.190) source:
+
+- ``Model.predict`` (``engine/model.py``) sets the method default ``rect=True`` on top of the config,
+  whose ``rect: False`` is a training setting.
+- ``BasePredictor.pre_transform`` (``engine/predictor.py``) builds ``LetterBox(imgsz, auto=same_shapes
+  and args.rect and not scale_fill and (model.format == "pt" or the backend is dynamic),
+  stride=model.stride)``. For one image (``same_shapes``) from a ``.pt``, ``auto`` is True: the image is
+  scaled to fit 640 and padded only up to the next multiple of the stride (32), e.g. bus.jpg (810x1080)
+  becomes 480x640, zidane.jpg (1280x720) 640x384. The ensemble always runs 640x640 (a TensorRT engine
+  or a fixed ONNX input), so ``--letterbox rect`` (the default: what the team runs today) feeds the two
+  networks different tensors; ``--letterbox square`` passes ``rect=False`` (``auto=False``) so that both
+  letterbox to 640x640 and only numerics differ (PyTorch against ONNX Runtime, OpenCV's against
+  DALI's resize).
+- ``nms`` (default ``None``) selects the head: ``None`` the one-to-many head plus NMS (what the
+  ``classic`` export serves), ``False`` YOLO26's one-to-one head. The Ultralytics side follows the
+  ``head`` that the server's ``MODEL_INFO`` reports.
+- On the CPU, ``select_device`` sets ``torch.set_num_threads(min(8, cpu_count - 1))``: one thread on a
+  2-core machine. The report's settings show the thread count the Ultralytics side ran with.
+
+Exit codes: 0 done, 1 a request failed or the overall agreement is below ``--min-agreement``, 2 bad
+arguments, images or weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .builder import DEFAULT_WEIGHTS, INPUT_SIZE
+from .cli_client import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    client_command,
+    collect_images,
+    connection_parser,
+    format_table,
+)
+from .client import Detections, TritonClient, TritonConfig, TritonError
+from .client.codec import MAX_DETECTIONS_LIMIT
+
+LETTERBOX_MODES = ("rect", "square")
+DEFAULT_CONF, DEFAULT_IOU, DEFAULT_MAX_DET = 0.25, 0.7, 300
+"""Ultralytics' ``predict()`` defaults, which are also the server's."""
+DEFAULT_MATCH_IOU = 0.5
+ULTRALYTICS_LATENCY = (
+    "cv2.imdecode of the JPEG bytes + YOLO.predict (letterbox, PyTorch forward, NMS, boxes scaled back), "
+    "in this process"
+)
+TRITON_LATENCY = (
+    "TritonClient.detect round trip: request encoding, network, validate + decode + letterbox + model + "
+    "NMS on the server, response decoding"
+)
+_SETTINGS_SHOWN = ("weights", "letterbox", "conf", "iou", "max_det", "warmup")
+"""The settings that the table's summary names (JSON has them all)."""
+
+BoolArray = npt.NDArray[np.bool_]
+FloatArray = npt.NDArray[np.float64]
+IndexArray = npt.NDArray[np.intp]
+
+
+class CompareError(RuntimeError):
+    """The Ultralytics side cannot run: weights that cannot be loaded, an image it cannot decode."""
+
+
+@dataclass(frozen=True)
+class Matches:
+    """Pairs of matched boxes, best IoU first.
+
+    Attributes:
+        reference_index: ``(K,)`` indices into the reference boxes.
+        candidate_index: ``(K,)`` indices into the candidate boxes.
+        iou: ``(K,)`` IoU of each pair, at least the matching threshold.
+    """
+
+    reference_index: IndexArray
+    candidate_index: IndexArray
+    iou: FloatArray
+
+    def __len__(self) -> int:
+        return len(self.iou)
+
+
+def box_iou(boxes_a: npt.ArrayLike, boxes_b: npt.ArrayLike) -> FloatArray:
+    """Pairwise IoU of ``(N, 4)`` and ``(M, 4)`` ``x1, y1, x2, y2`` boxes: an ``(N, M)`` array.
+
+    Two boxes without area (zero width or height: both pipelines clip boxes to the image, so a box
+    predicted in the letterbox padding ends up as a line on the border) have no area IoU. For such a
+    pair the IoU is the product of the per-axis IoUs of their extents, where two zero-length extents
+    count as 1 at the same coordinate and 0 elsewhere: the same line twice has IoU 1.
+    """
+    a = np.asarray(boxes_a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(boxes_b, dtype=np.float64).reshape(-1, 4)
+    lengths_a = np.clip(a[:, 2:] - a[:, :2], 0, None)
+    lengths_b = np.clip(b[:, 2:] - b[:, :2], 0, None)
+    overlap = np.clip(
+        np.minimum(a[:, None, 2:], b[None, :, 2:]) - np.maximum(a[:, None, :2], b[None, :, :2]), 0, None
+    )
+    intersection = overlap.prod(axis=2)
+    union = lengths_a.prod(axis=1)[:, None] + lengths_b.prod(axis=1)[None, :] - intersection
+    iou: FloatArray = np.divide(intersection, union, out=np.zeros_like(intersection), where=union > 0)
+    no_area = union <= 0
+    if no_area.any():
+        axis_union = lengths_a[:, None, :] + lengths_b[None, :, :] - overlap
+        same_start = (a[:, None, :2] == b[None, :, :2]).astype(np.float64)
+        axis_iou = np.divide(overlap, axis_union, out=same_start, where=axis_union > 0)
+        iou[no_area] = axis_iou.prod(axis=2)[no_area]
+    return iou
+
+
+def match_detections(
+    reference_xyxy: npt.ArrayLike,
+    reference_class: npt.ArrayLike,
+    candidate_xyxy: npt.ArrayLike,
+    candidate_class: npt.ArrayLike,
+    iou_threshold: float = DEFAULT_MATCH_IOU,
+) -> Matches:
+    """Match two sets of boxes one to one.
+
+    Only pairs of the same class with IoU of at least ``iou_threshold`` qualify. The qualifying pairs
+    are taken greedily, highest IoU first (ties: lower reference index, then lower candidate index),
+    each box at most once.
+
+    Args:
+        reference_xyxy: ``(N, 4)`` boxes ``x1, y1, x2, y2``.
+        reference_class: ``(N,)`` class ids.
+        candidate_xyxy: ``(M, 4)`` boxes.
+        candidate_class: ``(M,)`` class ids.
+        iou_threshold: Minimum IoU of a match, in ``(0, 1]``.
+
+    Raises:
+        ValueError: ``iou_threshold`` is out of range, or a class column's length differs from its boxes'.
+    """
+    if not 0 < iou_threshold <= 1:
+        raise ValueError(f"iou_threshold={iou_threshold!r}: expected a number in (0, 1]")
+    iou = box_iou(reference_xyxy, candidate_xyxy)
+    reference_ids = np.asarray(reference_class).reshape(-1)
+    candidate_ids = np.asarray(candidate_class).reshape(-1)
+    if iou.shape != (len(reference_ids), len(candidate_ids)):
+        raise ValueError(
+            f"{iou.shape} boxes but {len(reference_ids)} reference and {len(candidate_ids)} candidate classes"
+        )
+    qualifies: BoolArray = (reference_ids[:, None] == candidate_ids[None, :]) & (iou >= iou_threshold)
+    rows, columns = np.nonzero(qualifies)  # row-major: ties keep this order under a stable sort
+    order = np.argsort(-iou[rows, columns], kind="stable")
+    reference_used = np.zeros(len(reference_ids), dtype=bool)
+    candidate_used = np.zeros(len(candidate_ids), dtype=bool)
+    pairs: list[tuple[int, int]] = []
+    for row, column in zip(rows[order].tolist(), columns[order].tolist(), strict=True):
+        if not reference_used[row] and not candidate_used[column]:
+            reference_used[row] = candidate_used[column] = True
+            pairs.append((row, column))
+    reference_index = np.array([row for row, _ in pairs], dtype=np.intp)
+    candidate_index = np.array([column for _, column in pairs], dtype=np.intp)
+    return Matches(reference_index, candidate_index, iou[reference_index, candidate_index])
+
+
+def agreement_score(matched: int, reference_count: int, candidate_count: int) -> float:
+    """F1-like agreement ``2 * matched / (reference_count + candidate_count)``; 1.0 when both are empty."""
+    total = reference_count + candidate_count
+    return 1.0 if total == 0 else 2 * matched / total
+
+
+@dataclass(frozen=True)
+class ImageAgreement:
+    """How the boxes of one image agree.
+
+    Attributes:
+        reference_count: Boxes on the reference (Ultralytics) side.
+        candidate_count: Boxes on the candidate (Triton) side.
+        matched: Matched pairs.
+        mean_iou: Mean IoU of the matched pairs; ``None`` without any.
+        max_score_diff: Largest ``|score difference|`` of a matched pair; ``None`` without any.
+    """
+
+    reference_count: int
+    candidate_count: int
+    matched: int
+    mean_iou: float | None
+    max_score_diff: float | None
+
+    @property
+    def agreement(self) -> float:
+        """See :func:`agreement_score`."""
+        return agreement_score(self.matched, self.reference_count, self.candidate_count)
+
+
+def image_agreement(
+    reference: Detections, candidate: Detections, iou_threshold: float = DEFAULT_MATCH_IOU
+) -> ImageAgreement:
+    """Match ``candidate`` against ``reference`` (:func:`match_detections`) and summarize the pairs."""
+    matches = match_detections(
+        reference.xyxy, reference.class_id, candidate.xyxy, candidate.class_id, iou_threshold
+    )
+    score_diff = np.abs(
+        reference.confidence[matches.reference_index].astype(np.float64)
+        - candidate.confidence[matches.candidate_index].astype(np.float64)
+    )
+    return ImageAgreement(
+        reference_count=len(reference),
+        candidate_count=len(candidate),
+        matched=len(matches),
+        mean_iou=float(matches.iou.mean()) if len(matches) else None,
+        max_score_diff=float(score_diff.max()) if len(matches) else None,
+    )
+
+
+@dataclass(frozen=True)
+class AgreementSummary:
+    """Agreement over all images, every box counted once.
+
+    Attributes:
+        images: Images compared.
+        reference_count: Reference boxes, all images.
+        candidate_count: Candidate boxes, all images.
+        matched: Matched pairs, all images.
+        agreement: :func:`agreement_score` of the totals.
+        mean_iou: Mean IoU over every matched pair; ``None`` without any.
+        max_score_diff: Largest ``|score difference|`` of any matched pair; ``None`` without any.
+    """
+
+    images: int
+    reference_count: int
+    candidate_count: int
+    matched: int
+    agreement: float
+    mean_iou: float | None
+    max_score_diff: float | None
+
+
+def summarize_agreement(records: Sequence[ImageAgreement]) -> AgreementSummary:
+    """Pool per-image records: totals, the agreement of the totals, the IoU mean weighted by pairs."""
+    reference_count = sum(record.reference_count for record in records)
+    candidate_count = sum(record.candidate_count for record in records)
+    matched = sum(record.matched for record in records)
+    iou_sum = sum((record.mean_iou or 0.0) * record.matched for record in records)
+    score_diffs = [record.max_score_diff for record in records if record.max_score_diff is not None]
+    return AgreementSummary(
+        images=len(records),
+        reference_count=reference_count,
+        candidate_count=candidate_count,
+        matched=matched,
+        agreement=agreement_score(matched, reference_count, candidate_count),
+        mean_iou=iou_sum / matched if matched else None,
+        max_score_diff=max(score_diffs) if score_diffs else None,
+    )
+
+
+@dataclass(frozen=True)
+class LatencySummary:
+    """Latency of one side, in milliseconds (p90: linear interpolation between samples)."""
+
+    mean_ms: float
+    median_ms: float
+    p90_ms: float
+
+
+def summarize_latency(latencies_ms: Sequence[float]) -> LatencySummary:
+    """Mean, median and 90th percentile of ``latencies_ms``.
+
+    Raises:
+        ValueError: ``latencies_ms`` is empty.
+    """
+    if not latencies_ms:
+        raise ValueError("no latencies to summarize")
+    values = np.asarray(latencies_ms, dtype=np.float64)
+    return LatencySummary(
+        mean_ms=float(values.mean()),
+        median_ms=float(np.median(values)),
+        p90_ms=float(np.percentile(values, 90)),
+    )
+
+
+@dataclass(frozen=True)
+class ImageComparison:
+    """One image: the agreement of its boxes (Ultralytics the reference) and each side's latency."""
+
+    image: str
+    agreement: ImageAgreement
+    ultralytics_ms: float
+    triton_ms: float
+
+
+@dataclass(frozen=True)
+class CompareReport:
+    """Everything ``compare`` prints.
+
+    Attributes:
+        images: One comparison per image, in input order (at least one).
+        settings: What was compared how (weights, thresholds, letterbox, server...), as JSON values.
+    """
+
+    images: tuple[ImageComparison, ...]
+    settings: Mapping[str, Any]
+
+    @property
+    def summary(self) -> AgreementSummary:
+        """Agreement over all images."""
+        return summarize_agreement([image.agreement for image in self.images])
+
+    @property
+    def ultralytics_latency(self) -> LatencySummary:
+        """Latency of the Ultralytics side."""
+        return summarize_latency([image.ultralytics_ms for image in self.images])
+
+    @property
+    def triton_latency(self) -> LatencySummary:
+        """Latency of the Triton side."""
+        return summarize_latency([image.triton_ms for image in self.images])
+
+    @property
+    def speed_ratio(self) -> float:
+        """Median Ultralytics latency over median Triton latency: above 1, Triton answers faster."""
+        return self.ultralytics_latency.median_ms / self.triton_latency.median_ms
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"images": [...], "summary": {...}, "settings": {...}}``; counts, ratios and milliseconds."""
+        summary = self.summary
+        return {
+            "images": [
+                {
+                    "image": image.image,
+                    "ultralytics_boxes": image.agreement.reference_count,
+                    "triton_boxes": image.agreement.candidate_count,
+                    "matched": image.agreement.matched,
+                    "agreement": _round(image.agreement.agreement, 4),
+                    "mean_iou": _round(image.agreement.mean_iou, 4),
+                    "max_score_diff": _round(image.agreement.max_score_diff, 5),
+                    "ultralytics_ms": _round(image.ultralytics_ms, 2),
+                    "triton_ms": _round(image.triton_ms, 2),
+                }
+                for image in self.images
+            ],
+            "summary": {
+                "images": summary.images,
+                "ultralytics_boxes": summary.reference_count,
+                "triton_boxes": summary.candidate_count,
+                "matched": summary.matched,
+                "agreement": _round(summary.agreement, 4),
+                "mean_iou": _round(summary.mean_iou, 4),
+                "max_score_diff": _round(summary.max_score_diff, 5),
+                "latency_ms": {
+                    "ultralytics": _latency_json(self.ultralytics_latency),
+                    "triton": _latency_json(self.triton_latency),
+                },
+                "speed_ratio": _round(self.speed_ratio, 3),
+            },
+            "settings": dict(self.settings),
+        }
+
+
+def format_report(report: CompareReport) -> str:
+    """The per-image table, then the summary block, as text."""
+    rows = [
+        (
+            image.image,
+            image.agreement.reference_count,
+            image.agreement.candidate_count,
+            image.agreement.matched,
+            f"{image.agreement.agreement:.3f}",
+            _fixed(image.agreement.mean_iou, 3),
+            _fixed(image.agreement.max_score_diff, 4),
+            f"{image.ultralytics_ms:.1f}",
+            f"{image.triton_ms:.1f}",
+        )
+        for image in report.images
+    ]
+    table = format_table(
+        (
+            "IMAGE",
+            "ULTRALYTICS",
+            "TRITON",
+            "MATCHED",
+            "AGREEMENT",
+            "MEAN_IOU",
+            "MAX_SCORE_DIFF",
+            "ULTRALYTICS_MS",
+            "TRITON_MS",
+        ),
+        rows,
+    )
+    summary = report.summary
+    settings = report.settings
+    latency = format_table(
+        ("LATENCY_MS", "MEAN", "MEDIAN", "P90", "INCLUDES"),
+        [
+            (side, f"{stats.mean_ms:.1f}", f"{stats.median_ms:.1f}", f"{stats.p90_ms:.1f}", includes)
+            for side, stats, includes in (
+                ("ultralytics", report.ultralytics_latency, ULTRALYTICS_LATENCY),
+                ("triton", report.triton_latency, TRITON_LATENCY),
+            )
+        ],
+    )
+    lines = [
+        table,
+        "",
+        f"overall agreement {summary.agreement:.3f}: {summary.matched} matched of {summary.reference_count} "
+        f"Ultralytics and {summary.candidate_count} Triton boxes in {summary.images} images "
+        f"(same class, IoU >= {settings.get('match_iou', DEFAULT_MATCH_IOU)}); matched pairs: mean IoU "
+        f"{_fixed(summary.mean_iou, 3)}, max score difference {_fixed(summary.max_score_diff, 4)}",
+        "settings: " + ", ".join(f"{key} {settings.get(key)}" for key in _SETTINGS_SHOWN),
+        latency,
+        f"speed ratio {report.speed_ratio:.2f} (Ultralytics median / Triton median; above 1: Triton faster)",
+    ]
+    return "\n".join(lines)
+
+
+def served_model_warnings(model_info: Mapping[str, Any], weights: str) -> list[str]:
+    """One-line warnings when the served model is not what the Ultralytics side runs, or is untrained.
+
+    The weights are compared by file name: the server records the path it was built from, which is
+    rarely the path this process loads.
+    """
+    warnings = []
+    source = model_info.get("source")
+    if source is None or Path(str(source)).name != Path(weights).name:
+        warnings.append(
+            f"warning: the server's model was built from {source!r}, not {Path(weights).name!r}: "
+            "the two sides may run different weights"
+        )
+    if model_info.get("untrained"):
+        warnings.append(f"warning: the served model is UNTRAINED (source {source!r}): its boxes mean nothing")
+    return warnings
+
+
+def load_ultralytics(weights: str) -> Any:
+    """``ultralytics.YOLO(weights)`` for a ``.pt`` path or name (Ultralytics downloads known names).
+
+    Raises:
+        CompareError: The weights are not a ``.pt``, or cannot be loaded (missing file, offline download,
+            not a checkpoint). Comparing against a randomly initialized model would be meaningless, so
+            there is no fallback.
+    """
+    if Path(weights).suffix != ".pt":
+        raise CompareError(
+            f"--weights {weights}: expected trained weights, a .pt file or a name like yolo26n.pt"
+        )
+    try:
+        from ultralytics import YOLO
+    except ImportError as error:
+        raise CompareError(
+            f"compare needs Ultralytics and PyTorch (pip install -e '.[build]'): {error}"
+        ) from error
+    try:
+        # Quiet: a failed download logs warnings of its own; the one line below says what matters.
+        with _ultralytics_logs_to_stderr(logging.ERROR):
+            return YOLO(weights)
+    except Exception as error:  # a download, a file or torch.load can fail in many ways; all end here
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CompareError(
+            f"cannot load --weights {weights} ({first_line}); comparing against an untrained model "
+            "would be meaningless"
+        ) from error
+
+
+@dataclass(frozen=True)
+class UltralyticsDetector:
+    """The in-process side: ``model.predict`` with fixed settings, one JPEG at a time.
+
+    Attributes:
+        model: An ``ultralytics.YOLO``.
+        options: Keyword arguments of every ``predict`` call.
+    """
+
+    model: Any
+    options: Mapping[str, Any]
+
+    def detect(self, image: bytes) -> Detections:
+        """Decode ``image`` as Ultralytics' ``imread`` does (``cv2.imdecode``), predict, convert.
+
+        Raises:
+            CompareError: OpenCV cannot decode ``image``.
+        """
+        import cv2
+
+        decoded = cv2.imdecode(np.frombuffer(image, dtype=np.uint8), cv2.IMREAD_COLOR)
+        if decoded is None:
+            raise CompareError("OpenCV cannot decode the image")
+        with _ultralytics_logs_to_stderr():
+            result = self.model.predict(decoded, verbose=False, **self.options)[0]
+        boxes = result.boxes.cpu()
+        class_id = boxes.cls.numpy().astype(np.int32)
+        return Detections(
+            xyxy=boxes.xyxy.numpy().astype(np.float32).reshape(-1, 4),
+            confidence=boxes.conf.numpy().astype(np.float32),
+            class_id=class_id,
+            class_names=tuple(str(result.names[int(index)]) for index in class_id),
+            image_size=(int(result.orig_shape[0]), int(result.orig_shape[1])),
+        )
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``compare`` subcommand."""
+    compare = subparsers.add_parser(
+        "compare",
+        parents=[connection_parser()],
+        help="in-process Ultralytics predict() against the Triton ensemble: box agreement and latency",
+        description=run_compare.__doc__,
+    )
+    compare.add_argument("paths", nargs="+", type=Path, metavar="IMAGES", help="JPEG files or folders")
+    compare.add_argument(
+        "--weights",
+        default=DEFAULT_WEIGHTS,
+        help=f"a .pt file or an Ultralytics name (default {DEFAULT_WEIGHTS}); the server should serve "
+        "the same weights",
+    )
+    compare.add_argument(
+        "--conf", type=_unit_interval, default=DEFAULT_CONF, help="confidence threshold, both sides (0.25)"
+    )
+    compare.add_argument(
+        "--iou", type=_unit_interval, default=DEFAULT_IOU, help="NMS IoU threshold, both sides (0.7)"
+    )
+    compare.add_argument(
+        "--max-det",
+        type=_max_detections,
+        default=DEFAULT_MAX_DET,
+        help=f"at most this many boxes per image, both sides (1..{MAX_DETECTIONS_LIMIT}; default 300)",
+    )
+    compare.add_argument(
+        "--match-iou",
+        type=_match_iou,
+        default=DEFAULT_MATCH_IOU,
+        help="minimum IoU for two boxes of the same class to match (default 0.5)",
+    )
+    compare.add_argument(
+        "--letterbox",
+        choices=LETTERBOX_MODES,
+        default="rect",
+        help="rect: predict()'s default minimal rectangle (what runs today); square: 640x640 like the "
+        "server, so that only numerics differ",
+    )
+    compare.add_argument(
+        "--warmup", type=_non_negative_int, default=1, help="untimed runs per side before timing (default 1)"
+    )
+    compare.add_argument(
+        "--min-agreement",
+        type=_finite,
+        metavar="F",
+        help="exit 1 when the overall agreement is below F (a CI gate for the migration)",
+    )
+    compare.add_argument(
+        "--device", default="cpu", help="PyTorch device of the Ultralytics side (default cpu)"
+    )
+    compare.add_argument("--json", action="store_true", help="one JSON object instead of the table")
+    compare.set_defaults(func=client_command(run_compare))
+
+
+async def run_compare(args: argparse.Namespace, config: TritonConfig) -> int:
+    """Run Ultralytics' predict() in this process and the Triton ensemble on the same weights and JPEGs;
+    report how well their boxes agree (one to one, same class, by IoU) and each side's latency.
+    Exit codes: 0 done, 1 a request failed or the agreement is below --min-agreement, 2 bad arguments,
+    images or weights."""
+    try:
+        paths = collect_images(args.paths)
+        if not paths:
+            raise CompareError("no .jpg or .jpeg files found")
+        images = [path.read_bytes() for path in paths]
+        model = load_ultralytics(args.weights)
+    except (OSError, CompareError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+    try:
+        async with TritonClient(config) as client:
+            triton_results, triton_ms, model_info = await _time_triton(client, paths, images, args)
+    except _ImageError as failure:
+        print(f"error: {failure}", file=sys.stderr)
+        return EXIT_FAILED
+    for warning in served_model_warnings(model_info, args.weights):
+        print(warning, file=sys.stderr)
+
+    detector = UltralyticsDetector(
+        model,
+        {
+            "conf": args.conf,
+            "iou": args.iou,
+            "max_det": args.max_det,
+            "imgsz": INPUT_SIZE,
+            "rect": args.letterbox == "rect",
+            "nms": False if model_info.get("head") == "nms_free" else None,
+            "device": args.device,
+        },
+    )
+    try:
+        ultralytics_results, ultralytics_ms = _time_ultralytics(detector, paths, images, args.warmup)
+    except _ImageError as failure:
+        print(f"error: {failure}", file=sys.stderr)
+        return EXIT_FAILED
+
+    report = CompareReport(
+        images=tuple(
+            ImageComparison(
+                image=str(path),
+                agreement=image_agreement(reference, candidate, args.match_iou),
+                ultralytics_ms=reference_ms,
+                triton_ms=candidate_ms,
+            )
+            for path, reference, candidate, reference_ms, candidate_ms in zip(
+                paths, ultralytics_results, triton_results, ultralytics_ms, triton_ms, strict=True
+            )
+        ),
+        settings=_settings(args, config, model_info),
+    )
+    print(json.dumps(report.to_json(), indent=2) if args.json else format_report(report))
+    agreement = report.summary.agreement
+    if args.min_agreement is not None and agreement < args.min_agreement:
+        print(
+            f"error: overall agreement {agreement:.4f} is below --min-agreement {args.min_agreement}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+class _ImageError(Exception):
+    """One side failed on one image (the message names the image)."""
+
+
+async def _time_triton(
+    client: TritonClient, paths: Sequence[Path], images: Sequence[bytes], args: argparse.Namespace
+) -> tuple[list[Detections], list[float], dict[str, Any]]:
+    """Warm-up runs, then each image once, timed: detections, milliseconds, the last ``MODEL_INFO``."""
+    model_info: dict[str, Any] = {}
+
+    async def detect(index: int) -> Detections:
+        try:
+            result = await client.detect(
+                images[index], conf_threshold=args.conf, iou_threshold=args.iou, max_detections=args.max_det
+            )
+        except TritonError as error:
+            raise _ImageError(f"{paths[index]}: Triton: {type(error).__name__}: {error}") from error
+        model_info.update(result.model_info)
+        return result.detections
+
+    for run in range(args.warmup):
+        await detect(run % len(images))
+    results, latencies_ms = [], []
+    for index in range(len(images)):
+        started = time.perf_counter()
+        results.append(await detect(index))
+        latencies_ms.append((time.perf_counter() - started) * 1000)
+    return results, latencies_ms, model_info
+
+
+def _time_ultralytics(
+    detector: UltralyticsDetector, paths: Sequence[Path], images: Sequence[bytes], warmup: int
+) -> tuple[list[Detections], list[float]]:
+    """Warm-up runs, then each image once, timed: detections and milliseconds."""
+
+    def detect(index: int) -> Detections:
+        try:
+            return detector.detect(images[index])
+        except CompareError as error:
+            raise _ImageError(f"{paths[index]}: Ultralytics: {error}") from error
+
+    for run in range(warmup):
+        detect(run % len(images))
+    results, latencies_ms = [], []
+    for index in range(len(images)):
+        started = time.perf_counter()
+        results.append(detect(index))
+        latencies_ms.append((time.perf_counter() - started) * 1000)
+    return results, latencies_ms
+
+
+def _settings(
+    args: argparse.Namespace, config: TritonConfig, model_info: Mapping[str, Any]
+) -> dict[str, Any]:
+    import torch
+
+    return {
+        "weights": args.weights,
+        "letterbox": args.letterbox,
+        "imgsz": INPUT_SIZE,
+        "conf": args.conf,
+        "iou": args.iou,
+        "max_det": args.max_det,
+        "match_iou": args.match_iou,
+        "warmup": args.warmup,
+        "min_agreement": args.min_agreement,
+        "ultralytics": {
+            "device": args.device,
+            "torch_threads": torch.get_num_threads(),
+            "latency": ULTRALYTICS_LATENCY,
+        },
+        "triton": {
+            "protocol": config.protocol,
+            "endpoint": config.endpoint,
+            "model": config.model,
+            "served": {key: value for key, value in model_info.items() if key != "image_size"},
+            "latency": TRITON_LATENCY,
+        },
+    }
+
+
+@contextlib.contextmanager
+def _ultralytics_logs_to_stderr(level: int = logging.NOTSET) -> Iterator[None]:
+    """While open, Ultralytics' log handlers write to stderr (it logs to stdout, which must stay JSON).
+
+    Args:
+        level: Also drop Ultralytics' records below this level meanwhile.
+    """
+    logger = logging.getLogger("ultralytics")
+    handlers = [
+        handler
+        for handler in logger.handlers
+        if isinstance(handler, logging.StreamHandler) and handler.stream is not sys.stderr
+    ]
+    streams = [handler.setStream(sys.stderr) for handler in handlers]
+    previous_level = logger.level
+    logger.setLevel(max(level, previous_level))
+    try:
+        yield
+    finally:
+        logger.setLevel(previous_level)
+        for handler, stream in zip(handlers, streams, strict=True):
+            handler.setStream(stream)
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _fixed(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _latency_json(latency: LatencySummary) -> dict[str, float | None]:
+    return {
+        "mean": _round(latency.mean_ms, 2),
+        "median": _round(latency.median_ms, 2),
+        "p90": _round(latency.p90_ms, 2),
+    }
+
+
+def _unit_interval(text: str) -> float:
+    value = _float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text}")
+    return value
+
+
+def _match_iou(text: str) -> float:
+    value = _float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text}")
+    return value
+
+
+def _max_detections(text: str) -> int:
+    value = _int(text)
+    if not 1 <= value <= MAX_DETECTIONS_LIMIT:
+        raise argparse.ArgumentTypeError(f"expected an integer in [1, {MAX_DETECTIONS_LIMIT}], got {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
+    return value
+
+
+def _finite(text: str) -> float:
+    value = _float(text)
+    if not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
