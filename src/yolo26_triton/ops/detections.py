@@ -106,15 +106,17 @@ def box_iou(box: Any, boxes: Any, xp: Any) -> Any:
     return intersection / (area + areas - intersection + 1e-9)
 
 
-def nms(boxes: Any, scores: Any, iou_threshold: float, xp: Any) -> Any:
+def nms(boxes: Any, scores: Any, iou_threshold: float, xp: Any, max_kept: int | None = None) -> Any:
     """Greedy NMS: indices of kept boxes, highest score first.
 
     Same rule as ``torchvision.ops.nms``: a box is dropped when its IoU with a kept, higher
-    scoring box is greater than ``iou_threshold``.
+    scoring box is greater than ``iou_threshold``. Boxes are kept in score order, so stopping after
+    ``max_kept`` gives the first ``max_kept`` of the full result: with thousands of candidates (a
+    low confidence threshold) this bounds the loop by ``max_detections`` instead.
     """
     order = xp.argsort(-scores, kind="stable")
-    keep = []
-    while order.size:
+    keep: list[Any] = []
+    while order.size and (max_kept is None or len(keep) < max_kept):
         best = order[0]
         keep.append(best)
         if order.size == 1:
@@ -145,7 +147,7 @@ def select_classic(raw: Any, settings: DetectionSettings, xp: Any) -> tuple[Any,
     boxes = xywh_to_xyxy(raw[:4, candidates].T, xp)
     scores, class_ids = scores[candidates], class_ids[candidates]
     offset_boxes = boxes + class_ids[:, None].astype(boxes.dtype) * CLASS_OFFSET
-    keep = nms(offset_boxes, scores, settings.iou_threshold, xp)[: settings.max_detections]
+    keep = nms(offset_boxes, scores, settings.iou_threshold, xp, max_kept=settings.max_detections)
     return boxes[keep], scores[keep], class_ids[keep]
 
 

@@ -100,6 +100,15 @@ def test_nms_matches_torchvision(iou_threshold: float, seed: int) -> None:
     assert np.issubdtype(np.asarray(keep).dtype, np.integer)
 
 
+@pytest.mark.parametrize("max_kept", [1, 7, 50, 10_000])
+def test_nms_stopped_early_keeps_the_first_boxes_of_the_full_result(max_kept: int) -> None:
+    rng = np.random.default_rng(3)
+    boxes = clustered_xyxy(rng, 400)
+    scores = distinct_uniform(rng, 400, 0.0, 1.0)
+    expected = torchvision.ops.nms(torch.from_numpy(boxes), torch.from_numpy(scores), 0.5).numpy()[:max_kept]
+    np.testing.assert_array_equal(np.asarray(nms(boxes, scores, 0.5, np, max_kept=max_kept)), expected)
+
+
 def test_nms_suppresses_and_orders_by_score() -> None:
     boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60], [0, 0, 10, 9]], np.float32)
     scores = np.array([0.5, 0.9, 0.3, 0.8], np.float32)
