@@ -26,7 +26,7 @@ from .repository import (
     built_versions,
     pin_entry_point,
 )
-from .server import DEFAULT_REPOSITORY, EmbeddedServer, ServerError, ServerOptions
+from .server import DEFAULT_DETECTOR_SLOTS, DEFAULT_REPOSITORY, EmbeddedServer, ServerError, ServerOptions
 
 log = logging.getLogger("triton-detect")
 
@@ -143,6 +143,21 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="a tritonserver binary with the DALI and TensorRT backends (the gpu profile needs one)",
     )
+    parser.add_argument(
+        "--detector-slots",
+        type=_slots,
+        metavar="N",
+        help="detector executions at once, all detector models together (Triton's rate limiter; per GPU "
+        f"on gpu); default {DEFAULT_DETECTOR_SLOTS['cpu']} on cpu, {DEFAULT_DETECTOR_SLOTS['gpu']} on gpu; "
+        "0 turns the rate limiter off",
+    )
+
+
+def _slots(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
+    return value
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -214,6 +229,7 @@ def _serve(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
         tritonserver=args.tritonserver,
         admin_key=os.environ.get("TRITON_ADMIN_KEY") or None,
+        detector_slots=args.detector_slots,
     )
     server = EmbeddedServer(options)
     stopping = threading.Event()
@@ -229,12 +245,13 @@ def _serve(args: argparse.Namespace) -> int:
         server.start()
         stubs = server.python_stubs()
         log.info(
-            "ready: HTTP %s, gRPC %s, metrics %s (profile %s, %s)",
+            "ready: HTTP %s, gRPC %s, metrics %s (profile %s, %s; %s)",
             options.http_url,
             options.grpc_url,
             options.metrics_url,
             options.profile,
             describe_detector(options.repository),
+            describe_quota(options),
         )
         exit_code = None
         while exit_code is None:
@@ -249,6 +266,14 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         server.close()
     return 0 if exit_code in (0, -signal.SIGTERM) else exit_code
+
+
+def describe_quota(options: ServerOptions) -> str:
+    """One phrase on the detector quota the rate limiter enforces."""
+    slots = options.detector_slot_count
+    if slots == 0:
+        return "rate limiter off: no detector quota"
+    return f"at most {slots} detector executions at once{' per GPU' if options.profile == 'gpu' else ''}"
 
 
 def describe_detector(repository: Path) -> str:

@@ -10,6 +10,13 @@ hardened flags below.
 Profiles: ``cpu`` loads each model's ``configs/cpu.pbtxt`` (``--model-config-name=cpu``); ``gpu``
 loads the ``config.pbtxt`` files, which need Triton's DALI and TensorRT backends: a
 ``tritonserver`` from the NGC image (``--tritonserver``), not this wheel's.
+
+Quotas: the server runs Triton's rate limiter (``--rate-limit=execution_count``). Every detector
+instance holds one :data:`DETECTOR_RESOURCE` while it executes, and the server has
+:attr:`ServerOptions.detector_slots` of them (``--rate-limit-resource``): all detector models
+together never run more executions at once, and among the instances waiting for one, the one with
+the fewest executions so far goes next: a flood on one detector model cannot keep another from
+running (README, "Quotas").
 """
 
 from __future__ import annotations
@@ -40,6 +47,13 @@ DEFAULT_REPOSITORY = Path("model_repository")
 """The model repository of a checkout, relative to the working folder (the commands run from the
 repository root; ``--repository`` points elsewhere)."""
 
+
+DETECTOR_RESOURCE = "detector_slots"
+"""The rate-limiter resource each detector instance needs (``rate_limiter`` in ``yolo26``'s configs):
+machine-wide in the CPU profile, per GPU in the GPU profile."""
+DEFAULT_DETECTOR_SLOTS: dict[Profile, int] = {"cpu": 2, "gpu": 1}
+"""Detector executions at once: CPU, one per core of the 2-core machine the CPU configs are tuned for
+(onnxruntime sessions of one thread); GPU, one engine at a time on each GPU."""
 
 STUB_NAME = "triton_python_backend_stub"
 STEADY_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_ARENA_MAX": "2"}
@@ -74,6 +88,9 @@ class ServerOptions:
         tritonserver: A ``tritonserver`` binary to use instead of the wheel's.
         admin_key: Key that unlocks the restricted APIs (:data:`RESTRICTED_APIS`); a random one,
             known to nobody, when ``None``: the APIs are then closed.
+        detector_slots: Detector executions that may run at once, all detector models together
+            (per GPU in the GPU profile); ``None`` for the profile's default
+            (:data:`DEFAULT_DETECTOR_SLOTS`), ``0`` to turn the rate limiter off.
         extra_args: More ``tritonserver`` flags, appended last.
     """
 
@@ -85,13 +102,36 @@ class ServerOptions:
     metrics_port: int = 8002
     tritonserver: Path | None = None
     admin_key: str | None = field(default=None, repr=False)
+    detector_slots: int | None = None
     extra_args: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.detector_slots is not None and self.detector_slots < 0:
+            raise ValueError(f"detector_slots must be >= 0, got {self.detector_slots}")
 
     @classmethod
     def on_free_ports(cls, **overrides: object) -> ServerOptions:
         """Options with three free ports (tests, the demo)."""
         ports = {"http_port": free_port(), "grpc_port": free_port(), "metrics_port": free_port()}
         return cls(**{**ports, **overrides})  # type: ignore[arg-type]
+
+    @property
+    def detector_slot_count(self) -> int:
+        """:attr:`detector_slots`, or the profile's default; 0 when the rate limiter is off."""
+        return DEFAULT_DETECTOR_SLOTS[self.profile] if self.detector_slots is None else self.detector_slots
+
+    @property
+    def rate_limit_args(self) -> list[str]:
+        """The rate limiter's flags: the mode and the number of detector slots.
+
+        With ``--rate-limit=off`` Triton ignores the configs' ``rate_limiter``; with
+        ``execution_count`` but no ``--rate-limit-resource``, a resource's count is the largest any
+        instance asks for (1 here), which would run one detector execution at a time.
+        """
+        slots = self.detector_slot_count
+        if slots == 0:
+            return ["--rate-limit=off"]
+        return ["--rate-limit=execution_count", f"--rate-limit-resource={DETECTOR_RESOURCE}:{slots}"]
 
     @property
     def http_url(self) -> str:
@@ -178,6 +218,7 @@ class EmbeddedServer:
             f"--grpc-restricted-protocol={RESTRICTED_APIS}:{ADMIN_KEY_HEADER}={self._admin_key}",
             # p50/p99 latency per model for the dashboards (nv_inference_request_summary_us).
             "--metrics-config=summary_latencies=true",
+            *options.rate_limit_args,
         ]
         if self._wheel:
             command.append(f"--backend-directory={self._backends.name}")

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from compose_spec import PyCompose
 
-from yolo26_triton.server import STEADY_MALLOC
+from yolo26_triton.server import DEFAULT_DETECTOR_SLOTS, STEADY_MALLOC, ServerOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -109,6 +109,19 @@ def test_servers_are_hardened_and_observable(compose: dict[str, Any], name: str)
     assert service["environment"] == STEADY_MALLOC
     assert service["ports"] == ["127.0.0.1:8000:8000", "127.0.0.1:8001:8001", "127.0.0.1:8002:8002"]
     assert service["volumes"] == ["./model_repository:/models:ro"]
+
+
+@pytest.mark.parametrize(("name", "profile"), [("triton", "gpu"), ("triton-cpu", "cpu")])
+def test_servers_run_the_detector_quota(compose: dict[str, Any], name: str, profile: str) -> None:
+    """The same rate-limiter flags as ``triton-detect serve`` (README, Quotas)."""
+    command = compose["services"][name]["command"]
+    expected = ServerOptions(profile=profile).rate_limit_args  # type: ignore[arg-type]
+    assert expected == [
+        "--rate-limit=execution_count",
+        f"--rate-limit-resource=detector_slots:{DEFAULT_DETECTOR_SLOTS[profile]}",  # type: ignore[index]
+    ]
+    for flag in expected:
+        assert flag in command
 
 
 def test_server_image_is_a_patched_ngc_release(compose: dict[str, Any]) -> None:

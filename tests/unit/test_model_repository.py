@@ -7,6 +7,7 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
 from yolo26_triton.ops.dali_pipeline import INPUT_NAME, OUTPUT_NAMES
+from yolo26_triton.server import DEFAULT_DETECTOR_SLOTS, DETECTOR_RESOURCE
 
 REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
 ENSEMBLE = "detect_ensemble"
@@ -176,6 +177,23 @@ def test_ensemble_batching() -> None:
             policy = config.dynamic_batching.default_queue_policy
             assert 0 < policy.max_queue_size <= 64, name  # overload is refused, not queued forever
             assert policy.default_timeout_microseconds > 0, name
+
+
+@pytest.mark.parametrize("profile", [gpu, cpu], ids=["gpu", "cpu"])
+def test_detector_instances_hold_a_quota_slot(profile) -> None:  # type: ignore[no-untyped-def]
+    """Every detector execution holds one ``detector_slots`` (machine-wide on the CPU, per GPU);
+    the steps that hold none schedule first (a larger priority means fewer chances)."""
+    detector = profile("yolo26")
+    for group in detector.instance_group:
+        (resource,) = group.rate_limiter.resources
+        assert (resource.name, resource.count) == (DETECTOR_RESOURCE, 1)
+        assert getattr(resource, "global") == (profile is cpu)
+        assert group.rate_limiter.priority > 1
+    cpu_slots = DEFAULT_DETECTOR_SLOTS["cpu"]
+    if profile is cpu:  # all instances of one detector model fit the default slots
+        assert sum(group.count for group in detector.instance_group) == cpu_slots
+    for name in ("validate", "preprocess", "postprocess"):
+        assert all(not group.HasField("rate_limiter") for group in profile(name).instance_group), name
 
 
 def test_validate_runs_on_the_cpu_in_both_profiles() -> None:
