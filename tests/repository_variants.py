@@ -45,38 +45,3 @@ def queue_limit(max_queue_size: int) -> ConfigEdit:
         config.dynamic_batching.default_queue_policy.max_queue_size = max_queue_size
 
     return edit
-
-
-END2END_DETECTOR = "yolo26_end2end"
-END2END_ENSEMBLE = "detect_end2end"
-
-
-def add_end2end_entry_point(repository: Path) -> None:
-    """Adds a second detector model and its ensemble to a built ``repository``, in place.
-
-    A stand-in for the builder's function (being written): ``yolo26_end2end`` is a copy of
-    ``yolo26`` (both config files with the name changed, the version folder copied, so the same
-    ONNX rather than the NMS-free export), and ``detect_end2end`` a copy of ``detect_ensemble`` whose
-    detector step names it; ``validate``, ``preprocess`` and ``postprocess`` are shared. The copy
-    keeps ``yolo26``'s instance groups, rate limiter and queue policy, as the builder's will.
-    """
-
-    def rename(name: str) -> ConfigEdit:
-        def edit(config: model_config_pb2.ModelConfig) -> None:
-            config.name = name
-
-        return edit
-
-    def use_end2end_detector(config: model_config_pb2.ModelConfig) -> None:
-        config.name = END2END_ENSEMBLE
-        for step in config.ensemble_scheduling.step:
-            if step.model_name == "yolo26":
-                step.model_name = END2END_DETECTOR
-
-    detector = repository / END2END_DETECTOR
-    shutil.copytree(repository / "yolo26", detector, ignore=shutil.ignore_patterns("__pycache__"))
-    for path in (detector / "config.pbtxt", detector / "configs" / "cpu.pbtxt"):
-        edit_config(path, rename(END2END_DETECTOR))
-    ensemble = repository / END2END_ENSEMBLE
-    shutil.copytree(repository / "detect_ensemble", ensemble)
-    edit_config(ensemble / "config.pbtxt", use_end2end_detector)

@@ -7,7 +7,7 @@ version ``<version>`` (``1`` by default; other versions stay as they are):
 1. creates the model and its entry point from the templates if it is a new detector model
    (:mod:`yolo26_triton.repository`);
 2. exports the ONNX model with a dynamic batch to ``<model>/<version>/model.onnx`` and adds the
-   ``DETECTOR_ID`` output that names this model version in every answer;
+   ``output_detector_id`` output that names this model version in every answer;
 3. writes ``<model>/<version>/metadata.json`` with the class names read back from the exported
    model's own metadata (and whether the model is untrained);
 4. writes one pinned route per built version (``detect_ensemble_v<N>``);
@@ -213,7 +213,7 @@ def _export_onnx(model, onnx_path: Path, head: Head) -> None:  # type: ignore[no
 
 
 def add_detector_id_output(onnx_path: Path, identifier: int) -> None:
-    """Adds the output ``DETECTOR_ID``: ``identifier`` as INT32 ``[batch, 1]``, one row per image.
+    """Adds the output ``output_detector_id``: ``identifier`` as INT32 ``[batch, 1]``, one row per image.
 
     Built from the input's batch dimension (``Shape`` -> ``Concat`` -> ``Expand`` of a constant), so
     onnxruntime and a TensorRT engine built from the file both return it beside ``output0``.

@@ -166,7 +166,7 @@ def write_ensemble(repository: Path, name: str, *, detector: str, version: int) 
 
 
 def detector_step(config: model_config_pb2.ModelConfig) -> model_config_pb2.ModelEnsembling.Step:
-    """The step of an ensemble that runs the detector (the one that yields ``DETECTOR_ID``).
+    """The step of an ensemble that runs the detector (the one that yields ``output_detector_id``).
 
     Raises:
         ValueError: The ensemble has no such step.

@@ -1,7 +1,8 @@
 """Quotas: a flood on one detector model cannot starve another (Triton's rate limiter, real server).
 
 Two entry points share one server: ``detect_ensemble`` (detector ``yolo26``) and ``detect_end2end``
-(detector ``yolo26_end2end``, a copy that inherits ``yolo26``'s rate limiter and queue policy). A
+(detector ``yolo26_end2end``, built with the NMS-free head; its configs are generated from
+``yolo26``'s, so it has the same rate limiter and queue policy). A
 flood keeps many requests in flight on ``detect_end2end`` while a light client sends requests one at
 a time to ``detect_ensemble``. What happened is read from Triton's own trace (every request,
 ``TIMESTAMPS``): each detector execution is one (model, compute start, compute end), shared by the
@@ -31,14 +32,8 @@ from yolo26_triton.client import (
 )
 from yolo26_triton.server import DEFAULT_DETECTOR_SLOTS, EmbeddedServer, ServerOptions
 
-from ..conftest import FAST_EXIT
-from ..repository_variants import (
-    END2END_DETECTOR,
-    END2END_ENSEMBLE,
-    add_end2end_entry_point,
-    edit_config,
-    queue_limit,
-)
+from ..conftest import END_TO_END_ENTRY_POINT, END_TO_END_MODEL, FAST_EXIT, SECOND_VERSION
+from ..repository_variants import edit_config, queue_limit
 from ..sample_images import SAMPLE_IMAGES
 
 pytestmark = pytest.mark.integration
@@ -51,7 +46,7 @@ FLOOD_CLIENTS = 32
 FLOOD_HEAD_START = 4
 """Flood results before the light client starts: the flood then fills both slots."""
 LIGHT_REQUESTS = 8
-DETECTORS = ("yolo26", END2END_DETECTOR)
+DETECTORS = ("yolo26", END_TO_END_MODEL)
 
 
 @dataclass(frozen=True)
@@ -118,11 +113,17 @@ def small_jpeg() -> bytes:
     return encoded.tobytes()
 
 
-def test_a_flood_on_one_detector_cannot_starve_the_other(repository: Path, tmp_path: Path) -> None:
+def test_a_flood_on_one_detector_cannot_starve_the_other(
+    multi_model_repository: Path, tmp_path: Path
+) -> None:
     served = tmp_path / "two_entry_points"
-    shutil.copytree(repository, served)
-    add_end2end_entry_point(served)
-    edit_config(served / END2END_DETECTOR / "configs" / "cpu.pbtxt", queue_limit(FLOOD_QUEUE))
+
+    def without_second_version(folder: str, names: list[str]) -> set[str]:
+        left_out = SECOND_VERSION if Path(folder).name == "yolo26" else f"detect_ensemble_v{SECOND_VERSION}"
+        return {left_out} & set(names)
+
+    shutil.copytree(multi_model_repository, served, ignore=without_second_version)
+    edit_config(served / END_TO_END_MODEL / "configs" / "cpu.pbtxt", queue_limit(FLOOD_QUEUE))
     trace_file = tmp_path / "trace.json"
     tracing = (
         "--trace-config=level=TIMESTAMPS",
@@ -147,7 +148,7 @@ def test_a_flood_on_one_detector_cannot_starve_the_other(repository: Path, tmp_p
             )
 
         async with (
-            TritonClient(config(END2END_ENSEMBLE)) as flooding,
+            TritonClient(config(END_TO_END_ENTRY_POINT)) as flooding,
             TritonClient(config("detect_ensemble")) as steady,
         ):
             await flooding.detect(flood_image)  # connections and first runs before the load
@@ -179,7 +180,7 @@ def test_a_flood_on_one_detector_cannot_starve_the_other(repository: Path, tmp_p
     requests = traced_requests(trace_file)  # complete once the server has stopped
 
     runs = executions(requests, DETECTORS)
-    flood_runs = [run for run in runs if run.model == END2END_DETECTOR]
+    flood_runs = [run for run in runs if run.model == END_TO_END_MODEL]
     light_requests = sorted((r for r in requests if r.model == "yolo26"), key=lambda r: r.queued)[
         1:
     ]  # no warm-up
@@ -217,4 +218,4 @@ def test_a_flood_on_one_detector_cannot_starve_the_other(repository: Path, tmp_p
     assert refusals, summary
     assert all(isinstance(outcome, DetectionResult | ServerUnavailableError) for outcome in flood), flood
     assert all("Exceeds maximum queue size" in str(refusal) for refusal in refusals), refusals[0]
-    assert all(END2END_ENSEMBLE in str(refusal) for refusal in refusals), refusals[0]
+    assert all(END_TO_END_ENTRY_POINT in str(refusal) for refusal in refusals), refusals[0]

@@ -149,7 +149,7 @@ def test_pinned_entry_point_config_on_the_server(
         url = f"http://{server.options.http_url}/v2/models/{model}/config"
         with urllib.request.urlopen(url, timeout=10) as response:
             steps = json.loads(response.read())["ensemble_scheduling"]["step"]
-        (step,) = [step for step in steps if "DETECTOR_ID" in step["output_map"]]
+        (step,) = [step for step in steps if "output_detector_id" in step["output_map"]]
         return step["model_name"], int(step["model_version"])
 
     assert detector_step("detect_ensemble") == ("yolo26", 1)

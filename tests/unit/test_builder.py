@@ -111,7 +111,7 @@ def test_detector_id_output_names_the_model_once_per_image(tmp_path: Path, batch
     add_detector_id_output(path, 123456789)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     images = np.random.default_rng(0).random((batch, 3, 4, 4), dtype=np.float32)
-    output0, detector_id = session.run(["output0", "DETECTOR_ID"], {"images": images})
+    output0, detector_id = session.run(["output0", "output_detector_id"], {"images": images})
     np.testing.assert_allclose(output0, images.mean(axis=1), rtol=1e-6)  # the model itself unchanged
     assert detector_id.dtype == np.int32
     assert detector_id.tolist() == [[123456789]] * batch

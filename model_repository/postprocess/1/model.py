@@ -3,7 +3,7 @@
 NumPy on KIND_CPU, CuPy on KIND_GPU (inputs arrive on the GPU through DLPack); the math is
 ``yolo26_triton.ops.detections`` either way. Thresholds come from the request parameters
 ``conf_threshold``, ``iou_threshold`` and ``max_detections`` (defaults as Ultralytics' predict).
-The detector's ``DETECTOR_ID`` output names the model version that answered; its metadata (class
+The detector's ``output_detector_id`` output names the model version that answered; its metadata (class
 names, source) comes from the repository's ``metadata.json`` files, so every detector model and
 version shares this one postprocess model.
 """
@@ -50,7 +50,7 @@ class TritonPythonModel:
             )
         # On the GPU profile the TensorRT engine's outputs, this one too, arrive in GPU memory.
         identifier = int(
-            self._to_host(self._array(pb_utils.get_input_tensor_by_name(request, "DETECTOR_ID")))[0, 0]
+            self._to_host(self._array(pb_utils.get_input_tensor_by_name(request, "output_detector_id")))[0, 0]
         )
         try:
             metadata = self._detectors.lookup(identifier)

@@ -28,7 +28,7 @@ class TritonPythonModel:
     def execute(self, requests):
         """Concatenates the requests' images, runs them at once, splits the outputs back.
 
-        The outputs are ``output0`` (raw detections) and ``DETECTOR_ID`` (who answered), as the
+        The outputs are ``output0`` (raw detections) and ``output_detector_id`` (who answered), as the
         TensorRT engine built from the same ONNX returns them in the GPU profile.
         """
         batches = [pb_utils.get_input_tensor_by_name(request, "images").as_numpy() for request in requests]

@@ -2,7 +2,7 @@
 
 The build writes ``metadata.json`` beside each exported model (``<model>/<version>/``), taking the
 class names from the exported model's own metadata, and gives the ONNX graph an extra output,
-``DETECTOR_ID``: the :attr:`DetectorMetadata.detector_id` of that model and version, one per image.
+``output_detector_id``: the :attr:`DetectorMetadata.detector_id` of that model and version, one per image.
 Whichever detector answered a request (any version of ``yolo26``, or another detector model that
 shares the ``postprocess`` model), its output therefore says who it is; postprocess looks the id up
 in a :class:`DetectorCatalog` of the repository's metadata files and returns the facts with every
@@ -21,8 +21,11 @@ from typing import Any
 from .detections import Head
 
 METADATA_FILENAME = "metadata.json"
-DETECTOR_ID_OUTPUT = "DETECTOR_ID"
-"""The ONNX output (INT32 ``[batch, 1]``) that carries :attr:`DetectorMetadata.detector_id`."""
+DETECTOR_ID_OUTPUT = "output_detector_id"
+"""The ONNX output (INT32 ``[batch, 1]``) that carries :attr:`DetectorMetadata.detector_id`.
+
+Named to sort after ``output0``: Ultralytics' own Triton client (``YOLO("http://host:8000/yolo26")``)
+orders a model's outputs by name and takes the first as the detections."""
 
 
 @dataclass(frozen=True)
