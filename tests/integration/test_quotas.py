@@ -13,16 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import json
 import shutil
-from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import cv2
 import pytest
 
+from benchmarks.quotas import executions, most_at_once, small_jpeg, traced_requests, tracing_args
 from yolo26_triton.client import (
     DetectionResult,
     ServerUnavailableError,
@@ -49,70 +45,6 @@ LIGHT_REQUESTS = 8
 DETECTORS = ("yolo26", END_TO_END_MODEL)
 
 
-@dataclass(frozen=True)
-class Execution:
-    """One detector execution (a dynamic batch), from the trace."""
-
-    model: str
-    start: int
-    end: int
-
-
-@dataclass(frozen=True)
-class TracedRequest:
-    """One request to a composing model: when it entered the queue and when its batch started."""
-
-    model: str
-    queued: int
-    started: int
-    ended: int
-
-
-def traced_requests(trace_file: Path) -> list[TracedRequest]:
-    """Requests to composing models that ran, from Triton's trace file (``mode=triton``)."""
-    fields: dict[int, dict[str, Any]] = defaultdict(dict)
-    for entry in json.loads(trace_file.read_text()):
-        record = fields[entry["id"]]
-        if "model_name" in entry:
-            record["model"] = entry["model_name"]
-        for stamp in entry.get("timestamps", []):
-            record[stamp["name"]] = stamp["ns"]
-    return [
-        TracedRequest(
-            str(record["model"]),
-            int(record["QUEUE_START"]),
-            int(record["COMPUTE_START"]),
-            int(record["COMPUTE_END"]),
-        )
-        for record in fields.values()
-        if "COMPUTE_START" in record and "COMPUTE_END" in record
-    ]
-
-
-def executions(requests: list[TracedRequest], models: tuple[str, ...]) -> list[Execution]:
-    """Distinct executions of ``models``: the requests of one batch share their compute timestamps."""
-    distinct = {Execution(r.model, r.started, r.ended) for r in requests if r.model in models}
-    return sorted(distinct, key=lambda execution: execution.start)
-
-
-def most_at_once(runs: list[Execution]) -> int:
-    """The largest number of executions running at the same instant (an end frees before a start)."""
-    events = sorted([(run.start, 1) for run in runs] + [(run.end, -1) for run in runs])
-    running = peak = 0
-    for _, change in events:
-        running += change
-        peak = max(peak, running)
-    return peak
-
-
-def small_jpeg() -> bytes:
-    """A 160x120 JPEG: cheap to decode, so the flood loads the detector more than the shared steps."""
-    image = cv2.imread(str(SAMPLE_IMAGES[0]))
-    ok, encoded = cv2.imencode(".jpg", cv2.resize(image, (160, 120)))
-    assert ok
-    return encoded.tobytes()
-
-
 def test_a_flood_on_one_detector_cannot_starve_the_other(
     multi_model_repository: Path, tmp_path: Path
 ) -> None:
@@ -124,18 +56,15 @@ def test_a_flood_on_one_detector_cannot_starve_the_other(
 
     shutil.copytree(multi_model_repository, served, ignore=without_second_version)
     edit_config(served / END_TO_END_MODEL / "configs" / "cpu.pbtxt", queue_limit(FLOOD_QUEUE))
-    trace_file = tmp_path / "trace.json"
-    tracing = (
-        "--trace-config=level=TIMESTAMPS",
-        "--trace-config=rate=1",
-        f"--trace-config=triton,file={trace_file}",  # written when the server stops
+    trace_file = tmp_path / "trace.json"  # written when the server stops
+    options = ServerOptions.on_free_ports(
+        repository=served, extra_args=(*FAST_EXIT, *tracing_args(trace_file))
     )
-    options = ServerOptions.on_free_ports(repository=served, extra_args=(*FAST_EXIT, *tracing))
     assert options.rate_limit_args == [
         "--rate-limit=execution_count",
         f"--rate-limit-resource=detector_slots:{SLOTS}",
     ]
-    light_image, flood_image = SAMPLE_IMAGES[0].read_bytes(), small_jpeg()
+    light_image, flood_image = SAMPLE_IMAGES[0].read_bytes(), small_jpeg(SAMPLE_IMAGES[0])
 
     flood: list[DetectionResult | TritonError] = []
     light: list[DetectionResult | TritonError] = []
