@@ -16,6 +16,8 @@ from typing import Any
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
+from yolo26_triton.repository import read_config
+
 ModelConfig = Any  # model_config_pb2.ModelConfig (generated, untyped)
 CPU_MODELS = ("preprocess", "yolo26", "postprocess")
 
@@ -24,13 +26,6 @@ def config_path(repository: Path, model: str, profile: str = "cpu") -> Path:
     """The file Triton loads for ``model`` under ``profile``."""
     folder = repository / model
     return folder / "configs" / "cpu.pbtxt" if profile == "cpu" else folder / "config.pbtxt"
-
-
-def read_config(path: Path) -> ModelConfig:
-    """Parses a ``.pbtxt`` model configuration."""
-    config = model_config_pb2.ModelConfig()
-    text_format.Parse(path.read_text(), config)
-    return config
 
 
 def edit_config(path: Path, change: Callable[[ModelConfig], None]) -> None:

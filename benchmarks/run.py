@@ -47,13 +47,13 @@ from typing import Any
 from yolo26_triton.client import TritonClient, TritonConfig
 from yolo26_triton.ops.metadata import METADATA_FILENAME, DetectorMetadata
 from yolo26_triton.perf import parse_concurrency, sample_images
+from yolo26_triton.repository import read_config
 from yolo26_triton.server import DEFAULT_REPOSITORY, EmbeddedServer, ServerOptions
 
 from .configs import (
     config_path,
     copy_repository,
     edit_config,
-    read_config,
     set_ultralytics_metadata,
     ultralytics_metadata,
 )

@@ -6,17 +6,11 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
+from benchmarks.configs import edit_config
+
 ConfigEdit = Callable[[model_config_pb2.ModelConfig], None]
-
-
-def edit_config(path: Path, edit: ConfigEdit) -> None:
-    """Applies ``edit`` to the model config at ``path`` (``config.pbtxt`` or ``configs/cpu.pbtxt``)."""
-    config = text_format.Parse(path.read_text(), model_config_pb2.ModelConfig())
-    edit(config)
-    path.write_text(text_format.MessageToString(config))
 
 
 def repository_variant(repository: Path, destination: Path, model: str, edit: ConfigEdit) -> Path:

@@ -50,6 +50,8 @@ MAX_BATCH_SIZE = 16
 OPTIMAL_BATCH_SIZE = 8
 DEFAULT_WEIGHTS = "yolo26n.pt"
 _WEIGHTS_NAME = re.compile(r"^(yolo26[nsmlx])\.pt$")
+_DETECTOR_ID_VALUE = f"{DETECTOR_ID_OUTPUT}/value"
+"""The ONNX initializer that holds the detector id (read back by :func:`detector_id_in_onnx`)."""
 TRTEXEC_LOCATIONS = (Path("/usr/src/tensorrt/bin/trtexec"),)
 """Where the NGC images keep trtexec when it is not on PATH."""
 
@@ -223,19 +225,19 @@ def add_detector_id_output(onnx_path: Path, identifier: int) -> None:
 
     model = onnx.load(str(onnx_path))
     graph = model.graph
-    prefix = DETECTOR_ID_OUTPUT.lower()
+    prefix = DETECTOR_ID_OUTPUT
     batch = graph.output[0].type.tensor_type.shape.dim[0].dim_param or "batch"
     graph.initializer.extend(
         [
             numpy_helper.from_array(np.array([1], np.int64), f"{prefix}/columns"),
-            numpy_helper.from_array(np.array([[identifier]], np.int32), f"{prefix}/value"),
+            numpy_helper.from_array(np.array([[identifier]], np.int32), _DETECTOR_ID_VALUE),
         ]
     )
     graph.node.extend(
         [
             helper.make_node("Shape", [graph.input[0].name], [f"{prefix}/batch"], start=0, end=1),
             helper.make_node("Concat", [f"{prefix}/batch", f"{prefix}/columns"], [f"{prefix}/shape"], axis=0),
-            helper.make_node("Expand", [f"{prefix}/value", f"{prefix}/shape"], [DETECTOR_ID_OUTPUT]),
+            helper.make_node("Expand", [_DETECTOR_ID_VALUE, f"{prefix}/shape"], [DETECTOR_ID_OUTPUT]),
         ]
     )
     graph.output.append(helper.make_tensor_value_info(DETECTOR_ID_OUTPUT, TensorProto.INT32, [batch, 1]))
@@ -249,8 +251,10 @@ def detector_id_in_onnx(onnx_path: Path) -> int | None:
     from onnx import numpy_helper
 
     graph = onnx.load(str(onnx_path), load_external_data=False).graph
-    name = f"{DETECTOR_ID_OUTPUT.lower()}/value"
-    value = next((numpy_helper.to_array(tensor) for tensor in graph.initializer if tensor.name == name), None)
+    value = next(
+        (numpy_helper.to_array(tensor) for tensor in graph.initializer if tensor.name == _DETECTOR_ID_VALUE),
+        None,
+    )
     return None if value is None else int(value.ravel()[0])
 
 

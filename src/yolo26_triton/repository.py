@@ -24,6 +24,7 @@ from pathlib import Path
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
+from .client.routing import is_version
 from .client.routing import route_name as _route_name
 from .ops.metadata import DETECTOR_ID_OUTPUT, METADATA_FILENAME
 
@@ -57,7 +58,7 @@ def check_version(version: str) -> str:
     Raises:
         ValueError: Otherwise.
     """
-    if not version.isdigit() or int(version) < 1:
+    if not is_version(version):
         raise ValueError(f"version {version!r}: expected a positive integer")
     return str(int(version))
 
@@ -108,13 +109,14 @@ def copy_templates(source: Path, destination: Path) -> None:
             if name.endswith(BUILD_OUTPUT_SUFFIXES)
             or name == "__pycache__"
             or (name.isdigit() and name != "1")
-            or (here == source and _is_generated(here / name / "config.pbtxt"))
+            or (here == source and is_generated(here / name / "config.pbtxt"))
         }
 
     shutil.copytree(source, destination, ignore=build_outputs)
 
 
-def _is_generated(config_path: Path) -> bool:
+def is_generated(config_path: Path) -> bool:
+    """Whether a build generated this ``config.pbtxt`` (a new detector model or a route)."""
     return config_path.is_file() and config_path.read_text().startswith(GENERATED_HEADER)
 
 

@@ -3,10 +3,10 @@
 from pathlib import Path
 
 import pytest
-from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
 from yolo26_triton.ops.dali_pipeline import INPUT_NAME, OUTPUT_NAMES
+from yolo26_triton.repository import is_generated, read_config
 from yolo26_triton.server import DEFAULT_DETECTOR_SLOTS, DETECTOR_RESOURCE
 
 REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
@@ -21,22 +21,18 @@ KIND_CPU = model_config_pb2.ModelInstanceGroup.Kind.KIND_CPU
 KIND_GPU = model_config_pb2.ModelInstanceGroup.Kind.KIND_GPU
 
 
-def parse(path: Path) -> model_config_pb2.ModelConfig:
-    return text_format.Parse(path.read_text(), model_config_pb2.ModelConfig())
-
-
-GPU_CONFIGS = sorted(REPOSITORY.glob("*/config.pbtxt"))
-CPU_CONFIGS = sorted(REPOSITORY.glob("*/configs/cpu.pbtxt"))
+GPU_CONFIGS = sorted(path for path in REPOSITORY.glob("*/config.pbtxt") if not is_generated(path))
+CPU_CONFIGS = sorted(path for path in REPOSITORY.glob("*/configs/cpu.pbtxt") if not is_generated(path))
 
 
 def gpu(name: str) -> model_config_pb2.ModelConfig:
-    return parse(REPOSITORY / name / "config.pbtxt")
+    return read_config(REPOSITORY / name / "config.pbtxt")
 
 
 def cpu(name: str) -> model_config_pb2.ModelConfig:
     """The configuration --model-config-name=cpu loads: configs/cpu.pbtxt, else config.pbtxt."""
     override = REPOSITORY / name / "configs" / "cpu.pbtxt"
-    return parse(override if override.exists() else REPOSITORY / name / "config.pbtxt")
+    return read_config(override if override.exists() else REPOSITORY / name / "config.pbtxt")
 
 
 def tensors(tensor_list) -> dict[str, tuple]:  # type: ignore[no-untyped-def]
@@ -55,7 +51,7 @@ def test_repository_holds_the_expected_models() -> None:
     "path", GPU_CONFIGS + CPU_CONFIGS, ids=lambda path: str(path.relative_to(REPOSITORY))
 )
 def test_config_parses_and_is_named_after_its_folder(path: Path) -> None:
-    config = parse(path)
+    config = read_config(path)
     folder = path.parent.name if path.name == "config.pbtxt" else path.parents[1].name
     assert config.name == folder
     assert config.max_batch_size > 0

@@ -13,7 +13,6 @@ import pytest
 from benchmarks.configs import (
     config_path,
     edit_config,
-    read_config,
     set_instances,
     set_parameter,
     set_queue_delay,
@@ -23,6 +22,7 @@ from benchmarks.configs import (
 from benchmarks.harness import Measurement, run_threads
 from benchmarks.run import compute_ratios
 from yolo26_triton import perf
+from yolo26_triton.repository import read_config
 from yolo26_triton.server import DEFAULT_REPOSITORY
 
 # perf_analyzer 2.51's -f report, as written against detect_ensemble on this machine.
