@@ -45,18 +45,15 @@ arguments, images or weights.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import logging
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from .builder import DEFAULT_WEIGHTS, INPUT_SIZE
 from .cli_client import (
@@ -68,13 +65,25 @@ from .cli_client import (
     connection_parser,
     format_table,
 )
-from .client import Detections, TritonClient, TritonConfig, TritonError
+from .client import Detections, InvalidInputError, TritonClient, TritonConfig, TritonError
 from .client.codec import MAX_DETECTIONS_LIMIT
+from .rollout.agreement import (
+    DEFAULT_MATCH_IOU,
+    AgreementSummary,
+    ImageAgreement,
+    image_agreement,
+    summarize_agreement,
+)
+from .rollout.errors import LocalModelError
+from .rollout.local import (
+    LETTERBOX_MODES,
+    UltralyticsDetector,
+    load_ultralytics,
+    predict_options,
+)
 
-LETTERBOX_MODES = ("rect", "square")
 DEFAULT_CONF, DEFAULT_IOU, DEFAULT_MAX_DET = 0.25, 0.7, 300
 """Ultralytics' ``predict()`` defaults, which are also the server's."""
-DEFAULT_MATCH_IOU = 0.5
 ULTRALYTICS_LATENCY = (
     "cv2.imdecode of the JPEG bytes + YOLO.predict (letterbox, PyTorch forward, NMS, boxes scaled back), "
     "in this process"
@@ -86,196 +95,9 @@ TRITON_LATENCY = (
 _SETTINGS_SHOWN = ("weights", "letterbox", "conf", "iou", "max_det", "warmup")
 """The settings that the table's summary names (JSON has them all)."""
 
-BoolArray = npt.NDArray[np.bool_]
-FloatArray = npt.NDArray[np.float64]
-IndexArray = npt.NDArray[np.intp]
-
 
 class CompareError(RuntimeError):
-    """The Ultralytics side cannot run: weights that cannot be loaded, an image it cannot decode."""
-
-
-@dataclass(frozen=True)
-class Matches:
-    """Pairs of matched boxes, best IoU first.
-
-    Attributes:
-        reference_index: ``(K,)`` indices into the reference boxes.
-        candidate_index: ``(K,)`` indices into the candidate boxes.
-        iou: ``(K,)`` IoU of each pair, at least the matching threshold.
-    """
-
-    reference_index: IndexArray
-    candidate_index: IndexArray
-    iou: FloatArray
-
-    def __len__(self) -> int:
-        return len(self.iou)
-
-
-def box_iou(boxes_a: npt.ArrayLike, boxes_b: npt.ArrayLike) -> FloatArray:
-    """Pairwise IoU of ``(N, 4)`` and ``(M, 4)`` ``x1, y1, x2, y2`` boxes: an ``(N, M)`` array.
-
-    Two boxes without area (zero width or height: both pipelines clip boxes to the image, so a box
-    predicted in the letterbox padding ends up as a line on the border) have no area IoU. For such a
-    pair the IoU is the product of the per-axis IoUs of their extents, where two zero-length extents
-    count as 1 at the same coordinate and 0 elsewhere: the same line twice has IoU 1.
-    """
-    a = np.asarray(boxes_a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(boxes_b, dtype=np.float64).reshape(-1, 4)
-    lengths_a = np.clip(a[:, 2:] - a[:, :2], 0, None)
-    lengths_b = np.clip(b[:, 2:] - b[:, :2], 0, None)
-    overlap = np.clip(
-        np.minimum(a[:, None, 2:], b[None, :, 2:]) - np.maximum(a[:, None, :2], b[None, :, :2]), 0, None
-    )
-    intersection = overlap.prod(axis=2)
-    union = lengths_a.prod(axis=1)[:, None] + lengths_b.prod(axis=1)[None, :] - intersection
-    iou: FloatArray = np.divide(intersection, union, out=np.zeros_like(intersection), where=union > 0)
-    no_area = union <= 0
-    if no_area.any():
-        axis_union = lengths_a[:, None, :] + lengths_b[None, :, :] - overlap
-        same_start = (a[:, None, :2] == b[None, :, :2]).astype(np.float64)
-        axis_iou = np.divide(overlap, axis_union, out=same_start, where=axis_union > 0)
-        iou[no_area] = axis_iou.prod(axis=2)[no_area]
-    return iou
-
-
-def match_detections(
-    reference_xyxy: npt.ArrayLike,
-    reference_class: npt.ArrayLike,
-    candidate_xyxy: npt.ArrayLike,
-    candidate_class: npt.ArrayLike,
-    iou_threshold: float = DEFAULT_MATCH_IOU,
-) -> Matches:
-    """Match two sets of boxes one to one.
-
-    Only pairs of the same class with IoU of at least ``iou_threshold`` qualify. The qualifying pairs
-    are taken greedily, highest IoU first (ties: lower reference index, then lower candidate index),
-    each box at most once.
-
-    Args:
-        reference_xyxy: ``(N, 4)`` boxes ``x1, y1, x2, y2``.
-        reference_class: ``(N,)`` class ids.
-        candidate_xyxy: ``(M, 4)`` boxes.
-        candidate_class: ``(M,)`` class ids.
-        iou_threshold: Minimum IoU of a match, in ``(0, 1]``.
-
-    Raises:
-        ValueError: ``iou_threshold`` is out of range, or a class column's length differs from its boxes'.
-    """
-    if not 0 < iou_threshold <= 1:
-        raise ValueError(f"iou_threshold={iou_threshold!r}: expected a number in (0, 1]")
-    iou = box_iou(reference_xyxy, candidate_xyxy)
-    reference_ids = np.asarray(reference_class).reshape(-1)
-    candidate_ids = np.asarray(candidate_class).reshape(-1)
-    if iou.shape != (len(reference_ids), len(candidate_ids)):
-        raise ValueError(
-            f"{iou.shape} boxes but {len(reference_ids)} reference and {len(candidate_ids)} candidate classes"
-        )
-    qualifies: BoolArray = (reference_ids[:, None] == candidate_ids[None, :]) & (iou >= iou_threshold)
-    rows, columns = np.nonzero(qualifies)  # row-major: ties keep this order under a stable sort
-    order = np.argsort(-iou[rows, columns], kind="stable")
-    reference_used = np.zeros(len(reference_ids), dtype=bool)
-    candidate_used = np.zeros(len(candidate_ids), dtype=bool)
-    pairs: list[tuple[int, int]] = []
-    for row, column in zip(rows[order].tolist(), columns[order].tolist(), strict=True):
-        if not reference_used[row] and not candidate_used[column]:
-            reference_used[row] = candidate_used[column] = True
-            pairs.append((row, column))
-    reference_index = np.array([row for row, _ in pairs], dtype=np.intp)
-    candidate_index = np.array([column for _, column in pairs], dtype=np.intp)
-    return Matches(reference_index, candidate_index, iou[reference_index, candidate_index])
-
-
-def agreement_score(matched: int, reference_count: int, candidate_count: int) -> float:
-    """F1-like agreement ``2 * matched / (reference_count + candidate_count)``; 1.0 when both are empty."""
-    total = reference_count + candidate_count
-    return 1.0 if total == 0 else 2 * matched / total
-
-
-@dataclass(frozen=True)
-class ImageAgreement:
-    """How the boxes of one image agree.
-
-    Attributes:
-        reference_count: Boxes on the reference (Ultralytics) side.
-        candidate_count: Boxes on the candidate (Triton) side.
-        matched: Matched pairs.
-        mean_iou: Mean IoU of the matched pairs; ``None`` without any.
-        max_score_diff: Largest ``|score difference|`` of a matched pair; ``None`` without any.
-    """
-
-    reference_count: int
-    candidate_count: int
-    matched: int
-    mean_iou: float | None
-    max_score_diff: float | None
-
-    @property
-    def agreement(self) -> float:
-        """See :func:`agreement_score`."""
-        return agreement_score(self.matched, self.reference_count, self.candidate_count)
-
-
-def image_agreement(
-    reference: Detections, candidate: Detections, iou_threshold: float = DEFAULT_MATCH_IOU
-) -> ImageAgreement:
-    """Match ``candidate`` against ``reference`` (:func:`match_detections`) and summarize the pairs."""
-    matches = match_detections(
-        reference.xyxy, reference.class_id, candidate.xyxy, candidate.class_id, iou_threshold
-    )
-    score_diff = np.abs(
-        reference.confidence[matches.reference_index].astype(np.float64)
-        - candidate.confidence[matches.candidate_index].astype(np.float64)
-    )
-    return ImageAgreement(
-        reference_count=len(reference),
-        candidate_count=len(candidate),
-        matched=len(matches),
-        mean_iou=float(matches.iou.mean()) if len(matches) else None,
-        max_score_diff=float(score_diff.max()) if len(matches) else None,
-    )
-
-
-@dataclass(frozen=True)
-class AgreementSummary:
-    """Agreement over all images, every box counted once.
-
-    Attributes:
-        images: Images compared.
-        reference_count: Reference boxes, all images.
-        candidate_count: Candidate boxes, all images.
-        matched: Matched pairs, all images.
-        agreement: :func:`agreement_score` of the totals.
-        mean_iou: Mean IoU over every matched pair; ``None`` without any.
-        max_score_diff: Largest ``|score difference|`` of any matched pair; ``None`` without any.
-    """
-
-    images: int
-    reference_count: int
-    candidate_count: int
-    matched: int
-    agreement: float
-    mean_iou: float | None
-    max_score_diff: float | None
-
-
-def summarize_agreement(records: Sequence[ImageAgreement]) -> AgreementSummary:
-    """Pool per-image records: totals, the agreement of the totals, the IoU mean weighted by pairs."""
-    reference_count = sum(record.reference_count for record in records)
-    candidate_count = sum(record.candidate_count for record in records)
-    matched = sum(record.matched for record in records)
-    iou_sum = sum((record.mean_iou or 0.0) * record.matched for record in records)
-    score_diffs = [record.max_score_diff for record in records if record.max_score_diff is not None]
-    return AgreementSummary(
-        images=len(records),
-        reference_count=reference_count,
-        candidate_count=candidate_count,
-        matched=matched,
-        agreement=agreement_score(matched, reference_count, candidate_count),
-        mean_iou=iou_sum / matched if matched else None,
-        max_score_diff=max(score_diffs) if score_diffs else None,
-    )
+    """Nothing to compare: no JPEG among the paths given."""
 
 
 @dataclass(frozen=True)
@@ -455,72 +277,6 @@ def served_model_warnings(model_info: Mapping[str, Any], weights: str) -> list[s
     return warnings
 
 
-def load_ultralytics(weights: str) -> Any:
-    """``ultralytics.YOLO(weights)`` for a ``.pt`` path or name (Ultralytics downloads known names).
-
-    Raises:
-        CompareError: The weights are not a ``.pt``, or cannot be loaded (missing file, offline download,
-            not a checkpoint). Comparing against a randomly initialized model would be meaningless, so
-            there is no fallback.
-    """
-    if Path(weights).suffix != ".pt":
-        raise CompareError(
-            f"--weights {weights}: expected trained weights, a .pt file or a name like yolo26n.pt"
-        )
-    try:
-        from ultralytics import YOLO
-    except ImportError as error:
-        raise CompareError(
-            f"compare needs Ultralytics and PyTorch (pip install -e '.[build]'): {error}"
-        ) from error
-    try:
-        # Quiet: a failed download logs warnings of its own; the one line below says what matters.
-        with _ultralytics_logs_to_stderr(logging.ERROR):
-            return YOLO(weights)
-    except Exception as error:  # a download, a file or torch.load can fail in many ways; all end here
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CompareError(
-            f"cannot load --weights {weights} ({first_line}); comparing against an untrained model "
-            "would be meaningless"
-        ) from error
-
-
-@dataclass(frozen=True)
-class UltralyticsDetector:
-    """The in-process side: ``model.predict`` with fixed settings, one JPEG at a time.
-
-    Attributes:
-        model: An ``ultralytics.YOLO``.
-        options: Keyword arguments of every ``predict`` call.
-    """
-
-    model: Any
-    options: Mapping[str, Any]
-
-    def detect(self, image: bytes) -> Detections:
-        """Decode ``image`` as Ultralytics' ``imread`` does (``cv2.imdecode``), predict, convert.
-
-        Raises:
-            CompareError: OpenCV cannot decode ``image``.
-        """
-        import cv2
-
-        decoded = cv2.imdecode(np.frombuffer(image, dtype=np.uint8), cv2.IMREAD_COLOR)
-        if decoded is None:
-            raise CompareError("OpenCV cannot decode the image")
-        with _ultralytics_logs_to_stderr():
-            result = self.model.predict(decoded, verbose=False, **self.options)[0]
-        boxes = result.boxes.cpu()
-        class_id = boxes.cls.numpy().astype(np.int32)
-        return Detections(
-            xyxy=boxes.xyxy.numpy().astype(np.float32).reshape(-1, 4),
-            confidence=boxes.conf.numpy().astype(np.float32),
-            class_id=class_id,
-            class_names=tuple(str(result.names[int(index)]) for index in class_id),
-            image_size=(int(result.orig_shape[0]), int(result.orig_shape[1])),
-        )
-
-
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``compare`` subcommand."""
     compare = subparsers.add_parser(
@@ -591,6 +347,9 @@ async def run_compare(args: argparse.Namespace, config: TritonConfig) -> int:
     except (OSError, CompareError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except LocalModelError as error:
+        print(f"error: --weights {error}", file=sys.stderr)
+        return EXIT_USAGE
 
     try:
         async with TritonClient(config) as client:
@@ -603,15 +362,14 @@ async def run_compare(args: argparse.Namespace, config: TritonConfig) -> int:
 
     detector = UltralyticsDetector(
         model,
-        {
-            "conf": args.conf,
-            "iou": args.iou,
-            "max_det": args.max_det,
-            "imgsz": INPUT_SIZE,
-            "rect": args.letterbox == "rect",
-            "nms": False if model_info.get("head") == "nms_free" else None,
-            "device": args.device,
-        },
+        predict_options(
+            conf=args.conf,
+            iou=args.iou,
+            max_det=args.max_det,
+            letterbox=args.letterbox,
+            head="nms_free" if model_info.get("head") == "nms_free" else "classic",
+            device=args.device,
+        ),
     )
     try:
         ultralytics_results, ultralytics_ms = _time_ultralytics(detector, paths, images, args.warmup)
@@ -682,7 +440,7 @@ def _time_ultralytics(
     def detect(index: int) -> Detections:
         try:
             return detector.detect(images[index])
-        except CompareError as error:
+        except InvalidInputError as error:
             raise _ImageError(f"{paths[index]}: Ultralytics: {error}") from error
 
     for run in range(warmup):
@@ -723,30 +481,6 @@ def _settings(
             "latency": TRITON_LATENCY,
         },
     }
-
-
-@contextlib.contextmanager
-def _ultralytics_logs_to_stderr(level: int = logging.NOTSET) -> Iterator[None]:
-    """While open, Ultralytics' log handlers write to stderr (it logs to stdout, which must stay JSON).
-
-    Args:
-        level: Also drop Ultralytics' records below this level meanwhile.
-    """
-    logger = logging.getLogger("ultralytics")
-    handlers = [
-        handler
-        for handler in logger.handlers
-        if isinstance(handler, logging.StreamHandler) and handler.stream is not sys.stderr
-    ]
-    streams = [handler.setStream(sys.stderr) for handler in handlers]
-    previous_level = logger.level
-    logger.setLevel(max(level, previous_level))
-    try:
-        yield
-    finally:
-        logger.setLevel(previous_level)
-        for handler, stream in zip(handlers, streams, strict=True):
-            handler.setStream(stream)
 
 
 def _round(value: float | None, digits: int) -> float | None:
