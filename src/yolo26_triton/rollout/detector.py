@@ -174,11 +174,16 @@ class _Breaker:
             default_threshold=failures, default_ttl=reset_s, exclude=[InvalidInputError]
         )
         self._observer = observer
+        self._failures = failures
         self._factory.add_listener(self._on_event)
 
     def _on_event(self, name: str, event_type: str, event: Any) -> None:
         if event_type == "state_changed":
             self._observer.circuit(event.state == "opened")
+            if event.state == "opened":
+                log.warning("Triton failed %d times in a row: circuit breaker open", self._failures)
+            else:
+                log.info("circuit breaker %s", event.state)
 
     async def call(self, function: Callable[[], Awaitable[_T]]) -> _T:
         breaker = await self._factory.get_breaker(self._NAME)
@@ -388,7 +393,7 @@ class RolloutDetector:
                 raise
             reason = CIRCUIT_OPEN if isinstance(error, _CircuitOpenError) else type(error).__name__
             self._observer.fallback(reason)
-            log.warning("Triton did not answer (%s: %s): answering in-process", reason, error)
+            log.debug("Triton did not answer (%s: %s): answering in-process", reason, error)
             return dataclasses.replace(await self._detect_local(image, max_detections), fallback=reason)
         return RolloutResult(
             detections=answer.detections,

@@ -38,7 +38,8 @@ from .agreement import ImageAgreement
 
 PREFIX = "yolo26_detector"
 BACKENDS = ("triton", "local")
-ROLES = ("serve", "shadow")
+SERIES = (("triton", "serve"), ("triton", "shadow"), ("local", "serve"))
+"""The (backend, role) pairs that occur: shadow requests only go to Triton."""
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 AGREEMENT_BUCKETS = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.999, 1.0)
 """Upper bounds of the agreement histogram: 0.999 separates perfect agreement from nearly perfect."""
@@ -122,9 +123,9 @@ class RolloutMetrics:
         )
         for backend in BACKENDS:  # every series exists from the start, so that rate() sees the first one
             self.shadow_boxes.labels(backend)
-            for role in ROLES:
-                self.requests.labels(backend, role)
-                self.latency.labels(backend, role)
+        for backend, role in SERIES:
+            self.requests.labels(backend, role)
+            self.latency.labels(backend, role)
 
     def request(self, backend: str, role: str) -> None:
         """A request was sent to ``backend``."""

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -17,6 +21,7 @@ from starlette.routing import Route
 
 from yolo26_triton.rollout.agreement import ImageAgreement
 from yolo26_triton.rollout.metrics import (
+    PREFIX,
     RolloutMetrics,
     mount_metrics,
     with_metrics_asgi,
@@ -30,11 +35,10 @@ def test_every_series_exists_before_the_first_request() -> None:
     RolloutMetrics(registry)
     with metrics_server(registry) as url:
         samples = scrape(f"{url}/metrics")
-    for backend in ("triton", "local"):
-        for role in ("serve", "shadow"):
-            labels = {"backend": backend, "role": role}
-            assert ("yolo26_detector_requests_total", frozenset(labels.items())) in samples
-            assert ("yolo26_detector_latency_seconds_count", frozenset(labels.items())) in samples
+    for backend, role in (("triton", "serve"), ("triton", "shadow"), ("local", "serve")):
+        labels = frozenset({"backend": backend, "role": role}.items())
+        assert ("yolo26_detector_requests_total", labels) in samples
+        assert ("yolo26_detector_latency_seconds_count", labels) in samples
     assert value(samples, "yolo26_detector_circuit_open") == 0
     assert value(samples, "yolo26_detector_shadow_dropped_total") == 0
 
@@ -140,3 +144,25 @@ def test_starlette_app_gets_metrics_at_exactly_the_path() -> None:
     assert metrics.status_code == 200  # not a redirect to /metrics/ as app.mount() would answer
     assert value(parse_samples(metrics.text), "yolo26_detector_fallbacks_total", reason="circuit_open") == 1
     assert asyncio.run(_get(app, "/detect")).text == "boxes"
+
+
+DASHBOARD = Path(__file__).resolve().parents[3] / "monitoring" / "grafana" / "dashboards" / "triton.json"
+_SAMPLE_SUFFIXES = re.compile(r"_(total|bucket|sum|count)$")
+
+
+def test_dashboard_rollout_row_queries_only_metrics_the_facade_exports() -> None:
+    registry = CollectorRegistry()
+    RolloutMetrics(registry)
+    with metrics_server(registry) as url, urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        exported = {family.name for family in text_string_to_metric_families(response.read().decode())}
+    dashboard = json.loads(DASHBOARD.read_text())
+    queried = {
+        _SAMPLE_SUFFIXES.sub("", name)
+        for panel in dashboard["panels"]
+        for target in panel.get("targets", [])
+        for name in re.findall(rf"\b{PREFIX}_\w+", target["expr"])
+    }
+    assert len(queried) >= 8, queried  # requests, errors, latency, fallbacks, circuit, shadow...
+    assert queried <= exported, queried - exported
+    rows = [panel["title"] for panel in dashboard["panels"] if panel["type"] == "row"]
+    assert any("rollout" in title.lower() for title in rows)
