@@ -6,7 +6,7 @@ returns the exit code: 0 success, 1 a request or check failed, 2 bad settings or
 
 ``detect`` goes through the migration facade (:mod:`yolo26_triton.rollout`) and honours its variables
 (``TRITON_ENABLED``, ``TRITON_ROLLOUT_PERCENT``, ``TRITON_SHADOW``, ``TRITON_FALLBACK``, ``YOLO_*``), with
-each file's path as its routing key. One difference: this command exists to talk to Triton, so an
+each file's name as its routing key. One difference: this command exists to talk to Triton, so an
 unset ``TRITON_ENABLED`` means true here; set it to false to detect in-process.
 """
 
@@ -200,7 +200,7 @@ def client_command(
 async def _detect(args: argparse.Namespace, config: TritonConfig) -> int:
     """Detect objects in JPEG files: a table on stdout, or JSON lines with --json. Honours
     TRITON_ENABLED (unset: true), TRITON_ROLLOUT_PERCENT, TRITON_SHADOW, TRITON_FALLBACK and YOLO_*
-    like the migration facade, each file's path being its routing key."""
+    like the migration facade, each file's name being its routing key."""
     try:
         rollout = rollout_config(config)
         images = collect_images(args.paths)
@@ -227,7 +227,7 @@ async def _detect(args: argparse.Namespace, config: TritonConfig) -> int:
             async with slots:
                 try:
                     image = await asyncio.to_thread(path.read_bytes)
-                    result = await detector.detect(image, key=str(path), max_detections=args.max_det)
+                    result = await detector.detect(image, key=path.name, max_detections=args.max_det)
                     if args.annotate:
                         await asyncio.to_thread(_write_annotated, image, result, args.annotate / path.name)
                 except (TritonError, OSError) as error:
