@@ -10,6 +10,7 @@
 # through each phase: in-process only, shadow, 50 %, fallback with the server stopped, 100 %.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/example_server.sh
 BIN=.venv/bin
 WORKDIR=${1:-$(mktemp -d)}
 REPOSITORY=$WORKDIR/model_repository
@@ -20,7 +21,7 @@ mkdir -p "$WORKDIR/cameras"
 if [ ! -f "$WEIGHTS" ]; then
   $BIN/python -c "import sys, pathlib; from tests.model_fixture import make_spread_score_weights as make; make(pathlib.Path(sys.argv[1]))" "$WEIGHTS"
 fi
-$BIN/python -c "import sys; from yolo26_triton.repository import copy_templates; from yolo26_triton.server import DEFAULT_REPOSITORY; copy_templates(DEFAULT_REPOSITORY, __import__('pathlib').Path(sys.argv[1]))" "$REPOSITORY"
+copy_repository
 $BIN/triton-detect build --repository "$REPOSITORY" --weights "$WEIGHTS" >"$WORKDIR/build.log" 2>&1
 
 SAMPLES=$($BIN/python -c "import sys; sys.path.insert(0, '.'); from tests.sample_images import SAMPLE_IMAGES; print(' '.join(map(str, SAMPLE_IMAGES)))")
@@ -29,14 +30,7 @@ for n in 0 1 2 3 4 5 6 7; do
   cp "${SAMPLE_LIST[$((n % 3))]}" "$WORKDIR/cameras/camera-$n.jpg"
 done
 
-$BIN/triton-detect serve --repository "$REPOSITORY" --grpc-port "$GRPC" --http-port $((GRPC + 1)) \
-  --metrics-port $((GRPC + 2)) >"$WORKDIR/serve.log" 2>&1 &
-SERVE=$!
-trap 'kill $SERVE 2>/dev/null; wait $SERVE 2>/dev/null || true' EXIT
-until grep -q "ready:" "$WORKDIR/serve.log"; do
-  kill -0 $SERVE 2>/dev/null || { cat "$WORKDIR/serve.log"; exit 1; }
-  sleep 1
-done
+serve_in_background
 
 # One request at a time, so that each latency is one request's own (not a queue's).
 export TRITON_URL=127.0.0.1:$GRPC YOLO_WEIGHTS=$WEIGHTS TRITON_CONFIDENCE_THRESHOLD=0.45 TRITON_MAX_CONCURRENCY=1
