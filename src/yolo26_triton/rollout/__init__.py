@@ -15,15 +15,17 @@ Example, in a FastAPI service that ran ``YOLO(weights).predict()``::
 
 Then ``TRITON_ENABLED``, ``TRITON_ROLLOUT_PERCENT``, ``TRITON_SHADOW`` and ``TRITON_FALLBACK`` move the
 traffic (docs/migration.md). Modules: ``config`` (:class:`RolloutConfig`), ``routing`` (the percentage
-and the routing key), ``detector`` (:class:`RolloutDetector`), ``local`` (the in-process Ultralytics
+and the routing key), ``detector`` (:class:`RolloutDetector`), ``types`` (its results), ``breaker``
+(the circuit breaker of fallback), ``local`` (the in-process Ultralytics
 side), ``agreement`` (box matching, shared with ``triton-detect compare``), ``metrics`` (Prometheus;
 needs the ``rollout`` extra), ``errors``.
 """
 
 from .config import RolloutConfig
-from .detector import CIRCUIT_OPEN, Backend, RolloutDetector, RolloutObserver, RolloutResult, ShadowRecord
+from .detector import RolloutDetector
 from .errors import LocalModelError, RolloutError
 from .routing import RolloutRouter, key_bucket
+from .types import CIRCUIT_OPEN, Backend, RolloutObserver, RolloutResult, ShadowRecord
 
 __all__ = [
     "CIRCUIT_OPEN",

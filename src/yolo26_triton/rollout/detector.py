@@ -30,168 +30,23 @@ import dataclasses
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal, Protocol, Self, TypeVar
+from typing import Any, Self, TypeVar
 
-from ..client import DetectionResult, Detections, InvalidInputError, TritonClient, TritonError
+from ..client import DetectionResult, InvalidInputError, TritonClient, TritonError
 from ..client.codec import MAX_DETECTIONS_LIMIT, request_parameters
-from .agreement import DEFAULT_MATCH_IOU, ImageAgreement, image_agreement
+from .agreement import DEFAULT_MATCH_IOU, image_agreement
+from .breaker import CircuitBreaker, CircuitOpenError
 from .config import RolloutConfig
-from .errors import LocalModelError, RolloutError
+from .errors import LocalModelError
 from .local import LocalDetector, predict_options
 from .routing import RolloutRouter
+from .types import CIRCUIT_OPEN, Role, RolloutObserver, RolloutResult, ShadowRecord, Unobserved
 
 log = logging.getLogger(__name__)
 
-Backend = Literal["triton", "local"]
-Role = Literal["serve", "shadow"]
-ShadowStatus = Literal["compared", "failed", "dropped"]
-CIRCUIT_OPEN = "circuit_open"
-"""``RolloutResult.fallback`` (and the fallback metric's reason) while the circuit breaker is open."""
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True)
-class ShadowRecord:
-    """What shadow mode found for one request answered in-process.
-
-    Attributes:
-        status: ``compared`` (Triton answered), ``failed`` (it did not) or ``dropped`` (not sent:
-            too many shadow requests in flight).
-        local_latency_s: The in-process answer's latency.
-        triton_latency_s: Triton's latency, when it answered.
-        agreement: Triton's boxes matched against the in-process ones, when it answered.
-        error: ``"ErrorType: message"`` when Triton failed.
-    """
-
-    status: ShadowStatus
-    local_latency_s: float
-    triton_latency_s: float | None = None
-    agreement: ImageAgreement | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class RolloutResult:
-    """The answer to one request, from whichever side answered.
-
-    Attributes:
-        detections: What was found, in pixels of the original image.
-        backend: ``triton`` or ``local`` (in-process Ultralytics).
-        latency_s: Seconds the answering side took (Triton: retries included; a fallback: the
-            in-process call only).
-        model_info: Triton's ``MODEL_INFO``, or the in-process model's weights and settings.
-        route: The Triton model that answered (``detect_ensemble``, ``detect_ensemble_v2``), or None.
-        fallback: Why a request routed to Triton was answered in-process: the Triton error's type, or
-            ``circuit_open``; None when it was not.
-        shadow: In shadow mode, for an in-process answer: a future of the comparison with Triton,
-            done when Triton has answered (await it, or ignore it). None otherwise.
-    """
-
-    detections: Detections
-    backend: Backend
-    latency_s: float
-    model_info: Mapping[str, Any]
-    route: str | None = None
-    fallback: str | None = None
-    shadow: asyncio.Future[ShadowRecord] | None = None
-
-    @property
-    def model_version(self) -> str | None:
-        """The Triton detector version that answered; None in-process."""
-        return self.detections.model_version
-
-
-class RolloutObserver(Protocol):
-    """What the detector reports as it goes; :class:`~yolo26_triton.rollout.metrics.RolloutMetrics`
-    turns it into Prometheus metrics."""
-
-    def request(self, backend: str, role: str) -> None: ...
-    def answer(self, backend: str, role: str, latency_s: float) -> None: ...
-    def error(self, backend: str, role: str, error: str) -> None: ...
-    def fallback(self, reason: str) -> None: ...
-    def circuit(self, is_open: bool) -> None: ...
-    def rollout(self, percent: float) -> None: ...
-    def shadow_compared(self, agreement: ImageAgreement) -> None: ...
-    def shadow_drop(self) -> None: ...
-
-
-class _Unobserved:
-    """The observer when no metrics are wanted (the command line)."""
-
-    def request(self, backend: str, role: str) -> None:
-        pass
-
-    def answer(self, backend: str, role: str, latency_s: float) -> None:
-        pass
-
-    def error(self, backend: str, role: str, error: str) -> None:
-        pass
-
-    def fallback(self, reason: str) -> None:
-        pass
-
-    def circuit(self, is_open: bool) -> None:
-        pass
-
-    def rollout(self, percent: float) -> None:
-        pass
-
-    def shadow_compared(self, agreement: ImageAgreement) -> None:
-        pass
-
-    def shadow_drop(self) -> None:
-        pass
-
-
-class _CircuitOpenError(Exception):
-    """The breaker refused to call Triton."""
-
-
-class _Breaker:
-    """The circuit breaker in front of Triton (``purgatory``), reporting its state to the observer.
-
-    Opens after ``failures`` failed calls in a row (bad input does not count); while open, calls fail
-    at once with :class:`_CircuitOpenError`; ``reset_s`` seconds later the next call goes through
-    (half-open) and closes it on success or opens it again on failure.
-    """
-
-    _NAME = "triton"
-
-    def __init__(self, failures: int, reset_s: float, observer: RolloutObserver) -> None:
-        try:
-            from purgatory import AsyncCircuitBreakerFactory
-            from purgatory.domain.model import OpenedState
-        except ImportError as error:
-            raise RolloutError(
-                "TRITON_FALLBACK=true needs the circuit breaker: "
-                f"pip install 'yolo26-triton[rollout]' ({error})"
-            ) from error
-        self._opened_state = OpenedState
-        self._factory = AsyncCircuitBreakerFactory(
-            default_threshold=failures, default_ttl=reset_s, exclude=[InvalidInputError]
-        )
-        self._observer = observer
-        self._failures = failures
-        self._factory.add_listener(self._on_event)
-
-    def _on_event(self, name: str, event_type: str, event: Any) -> None:
-        if event_type == "state_changed":
-            self._observer.circuit(event.state == "opened")
-            if event.state == "opened":
-                log.warning("Triton failed %d times in a row: circuit breaker open", self._failures)
-            else:
-                log.info("circuit breaker %s", event.state)
-
-    async def call(self, function: Callable[[], Awaitable[_T]]) -> _T:
-        breaker = await self._factory.get_breaker(self._NAME)
-        try:
-            async with breaker:
-                return await function()
-        except self._opened_state as error:
-            raise _CircuitOpenError(str(error)) from error
 
 
 class RolloutDetector:
@@ -215,13 +70,13 @@ class RolloutDetector:
         rng: random.Random | None = None,
     ) -> None:
         self.config = config
-        self._observer: RolloutObserver = metrics if metrics is not None else _Unobserved()
+        self._observer: RolloutObserver = metrics if metrics is not None else Unobserved()
         self._router = RolloutRouter(config.triton_percent, rng)
         # TRITON_ENABLED=false: no client at all, so nothing can connect.
         self._client = TritonClient(config.triton) if config.triton_reachable else None
         self._local = LocalDetector(config.weights, self._local_options()) if config.local_reachable else None
         self._breaker = (
-            _Breaker(config.breaker_failures, config.breaker_reset_s, self._observer)
+            CircuitBreaker(config.breaker_failures, config.breaker_reset_s, self._observer.circuit)
             if config.fallback and config.triton_percent > 0
             else None
         )
@@ -388,10 +243,10 @@ class RolloutDetector:
                 answer = await self._breaker.call(lambda: self._detect_triton(image, max_detections, "serve"))
         except InvalidInputError:
             raise
-        except (TritonError, _CircuitOpenError) as error:
+        except (TritonError, CircuitOpenError) as error:
             if self._breaker is None:
                 raise
-            reason = CIRCUIT_OPEN if isinstance(error, _CircuitOpenError) else type(error).__name__
+            reason = CIRCUIT_OPEN if isinstance(error, CircuitOpenError) else type(error).__name__
             self._observer.fallback(reason)
             log.debug("Triton did not answer (%s: %s): answering in-process", reason, error)
             return dataclasses.replace(await self._detect_local(image, max_detections), fallback=reason)

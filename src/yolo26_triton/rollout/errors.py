@@ -2,9 +2,12 @@
 
 ::
 
-    RolloutError                base of what this layer adds
-    └── LocalModelError         the in-process model cannot be loaded: YOLO_WEIGHTS is no .pt, the file
-                                is missing, the download failed, Ultralytics or PyTorch is not installed
+    RolloutError                base of what this layer adds; also: TRITON_FALLBACK=true without the
+    │                           ``rollout`` extra (no circuit breaker library)
+    ├── LocalModelError         the in-process model cannot be loaded: YOLO_WEIGHTS is no .pt, the file
+    │                           is missing, the download failed, Ultralytics or PyTorch is not installed
+    └── CircuitOpenError        (breaker.py) the circuit breaker refused a call to Triton; handled
+                                inside the facade, which answers in-process
 
 A bad image is the client's :class:`~yolo26_triton.client.InvalidInputError` whichever side judged it,
 so that a caller catches one type; a Triton failure that is not answered in-process is the client's
