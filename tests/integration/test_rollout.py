@@ -19,7 +19,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from yolo26_triton import cli
-from yolo26_triton.client import Detections, InvalidInputError
+from yolo26_triton.client import Detections, InvalidInputError, TritonConfig
+from yolo26_triton.client.codec import MAX_DETECTIONS_LIMIT
 from yolo26_triton.rollout import CIRCUIT_OPEN, RolloutDetector, RolloutResult, RolloutRouter, key_bucket
 from yolo26_triton.rollout.local import UltralyticsDetector, load_ultralytics, predict_options
 from yolo26_triton.rollout.metrics import RolloutMetrics
@@ -134,7 +135,14 @@ def test_shadow_returns_the_in_process_answer_and_agrees_with_the_server(
     results = asyncio.run(run())
     reference = UltralyticsDetector(
         load_ultralytics(str(fixture_weights)),
-        predict_options(conf=CONF, iou=0.7, max_det=300, letterbox="square", head="classic", device="cpu"),
+        predict_options(
+            conf=CONF,
+            iou=TritonConfig().iou_threshold,  # the facade's default on both sides
+            max_det=MAX_DETECTIONS_LIMIT,
+            letterbox="square",
+            head="classic",
+            device="cpu",
+        ),
     )
     boxes = 0
     for image, result in zip(images, results, strict=True):

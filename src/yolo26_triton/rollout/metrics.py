@@ -34,7 +34,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 from prometheus_client import make_asgi_app as _make_asgi_app
 from prometheus_client import make_wsgi_app as _make_wsgi_app
 
-from .agreement import ImageAgreement
+from .agreement import DEFAULT_MATCH_IOU, ImageAgreement
 
 PREFIX = "yolo26_detector"
 BACKENDS = ("triton", "local")
@@ -113,7 +113,7 @@ class RolloutMetrics:
         )
         self.shadow_matched = Counter(
             f"{PREFIX}_shadow_matched_boxes",
-            "Box pairs matched (same class, IoU >= 0.5) on images compared in shadow mode.",
+            f"Box pairs matched (same class, IoU >= {DEFAULT_MATCH_IOU}) on images compared in shadow mode.",
             registry=registry,
         )
         self.shadow_dropped = Counter(
