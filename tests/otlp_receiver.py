@@ -118,6 +118,18 @@ class OtlpReceiver:
         with self._lock:
             return [span for span in self._spans if span.trace_id == trace_id]
 
+    def span_count(self) -> int:
+        """Spans received so far, all traces."""
+        with self._lock:
+            return len(self._spans)
+
+    def wait_for_count(self, count: int, timeout_s: float) -> int:
+        """The number of spans received once it reaches ``count``, or at the deadline."""
+        deadline = time.monotonic() + timeout_s
+        while self.span_count() < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return self.span_count()
+
     def wait_for(self, trace_id: str, count: int, timeout_s: float = 20.0) -> list[Span]:
         """The spans of ``trace_id`` once at least ``count`` arrived (or what came by the deadline)."""
         deadline = time.monotonic() + timeout_s

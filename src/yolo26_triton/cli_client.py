@@ -205,7 +205,7 @@ async def _detect(args: argparse.Namespace, config: TritonConfig) -> int:
     progress = ProgressBar(len(images), sys.stderr)
     slots = asyncio.Semaphore(config.max_concurrency)  # bounds open files as well as requests
 
-    async with TritonClient(config) as client:
+    async with _traced_run(args.trace_url), TritonClient(config) as client:
 
         async def detect_file(path: Path) -> Outcome:
             async with slots:
