@@ -130,7 +130,7 @@ class OtlpReceiver:
             time.sleep(0.1)
         return self.span_count()
 
-    def wait_for(self, trace_id: str, count: int, timeout_s: float = 20.0) -> list[Span]:
+    def wait_for(self, trace_id: str, count: int, timeout_s: float = 60.0) -> list[Span]:
         """The spans of ``trace_id`` once at least ``count`` arrived (or what came by the deadline)."""
         deadline = time.monotonic() + timeout_s
         while len(self.spans(trace_id)) < count and time.monotonic() < deadline:
