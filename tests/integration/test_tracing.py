@@ -34,6 +34,24 @@ def ensemble_steps(server: EmbeddedServer) -> list[str]:
     return [line.split('"')[1] for line in path.read_text().splitlines() if "model_name:" in line]
 
 
+ATTEMPTS = 3
+"""Seen with Triton 2.51: the server exported no span at all for some traced requests (always the
+first one after start in one setup, now and then a later one), while the client's spans arrived; a
+test tries up to three traced requests and needs one complete trace (docs/tracing.md)."""
+
+
+def complete_trace(
+    traced_request: Callable[[], str], receiver: OtlpReceiver, count: int
+) -> tuple[list[Span], int]:
+    """Sends traced requests until one's trace has ``count`` spans; its spans and the attempts."""
+    spans: list[Span] = []
+    for attempt in range(1, ATTEMPTS + 1):
+        spans = receiver.wait_for(traced_request(), count=count, timeout_s=15)
+        if len(spans) >= count:
+            return spans, attempt
+    return spans, ATTEMPTS
+
+
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
 def test_one_request_is_one_trace_from_client_to_each_step(
     server: EmbeddedServer, otlp_receiver: OtlpReceiver, protocol: str
@@ -48,11 +66,12 @@ def test_one_request_is_one_trace_from_client_to_each_step(
                 await client.detect(SAMPLE_IMAGES[0].read_bytes())
                 return caller.get_span_context().trace_id
 
-    trace_id = f"{asyncio.run(detect()):032x}"
-    provider.shutdown()
     steps = ensemble_steps(server)
     # caller, client, Triton's request span, the ensemble, and a model and a compute span per step
-    spans = otlp_receiver.wait_for(trace_id, count=4 + 2 * len(steps))
+    expected = 4 + 2 * len(steps)
+    spans, attempts = complete_trace(lambda: f"{asyncio.run(detect()):032x}", otlp_receiver, expected)
+    provider.shutdown()
+    assert len(spans) == expected, f"{attempts} traced requests, none complete"
     described = json.dumps([(s.service, s.name, s.parent_id) for s in spans], indent=1)
 
     def one(predicate: Callable[[Span], bool], what: str) -> Span:
@@ -88,19 +107,24 @@ def test_untraced_requests_stay_untraced(server: EmbeddedServer, otlp_receiver: 
 
 def test_detect_command_traces_its_run(server: EmbeddedServer, otlp_receiver: OtlpReceiver) -> None:
     """``triton-detect detect --trace-url``: the run's trace id on stderr, its spans and the server's."""
-    finished = subprocess.run(
-        [
-            *(sys.executable, "-m", "yolo26_triton.cli", "detect", str(SAMPLE_IMAGES[0]), "--json"),
-            *("--url", server.options.grpc_url, "--trace-url", otlp_receiver.url),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert finished.returncode == 0, finished.stderr
-    (trace_id,) = re.findall(r"^trace ([0-9a-f]{32})$", finished.stderr, flags=re.MULTILINE)
-    spans = otlp_receiver.wait_for(trace_id, count=3 + 1 + 2 * len(ensemble_steps(server)))
+
+    def run() -> str:
+        finished = subprocess.run(
+            [
+                *(sys.executable, "-m", "yolo26_triton.cli", "detect", str(SAMPLE_IMAGES[0]), "--json"),
+                *("--url", server.options.grpc_url, "--trace-url", otlp_receiver.url),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert finished.returncode == 0, finished.stderr
+        (trace_id,) = re.findall(r"^trace ([0-9a-f]{32})$", finished.stderr, flags=re.MULTILINE)
+        return str(trace_id)
+
+    # run span, client span, Triton's request span, the ensemble, a model and a compute span per step
+    spans, _ = complete_trace(run, otlp_receiver, count=4 + 2 * len(ensemble_steps(server)))
     names = {(span.service, span.name) for span in spans}
     assert {
         (CLIENT_SERVICE_NAME, "triton-detect detect"),
