@@ -1,4 +1,4 @@
-"""THE preprocessing pipeline: JPEG bytes -> letterboxed, normalized CHW float tensor.
+"""THE preprocessing pipeline: JPEG bytes -> letterboxed CHW uint8 tensor.
 
 One definition serves:
 
@@ -13,8 +13,10 @@ The letterbox matches Ultralytics' ``LetterBox`` to within one grey level: resiz
 :class:`~yolo26_triton.ops.letterbox.LetterboxGeometry`.
 
 The ``external_source`` carries the Triton input name ``IMAGE`` (encoded bytes); the DALI backend
-maps outputs by position, so the configs list them in the pipeline's order: ``IMAGES`` (float32
-``3 x size x size``, RGB, 0..1), then ``ORIGINAL_SIZE`` (int32 ``[height, width]``).
+maps outputs by position, so the configs list them in the pipeline's order: ``IMAGES`` (uint8
+``3 x size x size``, RGB grey levels 0..255), then ``ORIGINAL_SIZE`` (int32 ``[height, width]``).
+The detector's graph divides by 255 itself (:mod:`yolo26_triton.image_input`): a quarter of the
+bytes of a float tensor to copy between the steps.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ decoder ignore it."""
 
 
 def letterbox_graph(encoded: Any, size: int, decoder: Decoder) -> tuple[Any, Any]:
-    """Builds the decode + letterbox + normalize graph on ``encoded`` (a DALI DataNode).
+    """Builds the decode + letterbox graph on ``encoded`` (a DALI DataNode), uint8 CHW out.
 
     Returns:
         ``(images, original_size)`` DataNodes.
@@ -73,9 +75,7 @@ def letterbox_graph(encoded: Any, size: int, decoder: Decoder) -> tuple[Any, Any
         normalized_anchor=False,
         normalized_shape=False,
     )
-    images = fn.crop_mirror_normalize(
-        placed, dtype=types.FLOAT, output_layout="CHW", mean=[0.0, 0.0, 0.0], std=[255.0, 255.0, 255.0]
-    )
+    images = fn.transpose(placed, perm=[2, 0, 1], output_layout="CHW")
     original_size = fn.stack(height, width)
     return images, original_size
 

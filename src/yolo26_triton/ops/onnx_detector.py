@@ -27,11 +27,12 @@ class OnnxDetector:
         self._input_name = self._session.get_inputs()[0].name
         self._output_names = [output.name for output in self._session.get_outputs()]
 
-    def outputs(self, images: NDArray[np.float32]) -> dict[str, NDArray[Any]]:
-        """Every output of the model, by name, for a ``(batch, 3, size, size)`` float32 batch."""
+    def outputs(self, images: NDArray[Any]) -> dict[str, NDArray[Any]]:
+        """Every output of the model, by name, for a ``(batch, 3, size, size)`` batch of the model's
+        input type (uint8 grey levels as the build exports it)."""
         arrays = self._session.run(self._output_names, {self._input_name: images})
         return {name: np.asarray(array) for name, array in zip(self._output_names, arrays, strict=True)}
 
-    def run(self, images: NDArray[np.float32]) -> NDArray[np.float32]:
-        """The raw detections (``output0``) for a ``(batch, 3, size, size)`` float32 batch."""
+    def run(self, images: NDArray[Any]) -> NDArray[np.float32]:
+        """The raw detections (``output0``) for a ``(batch, 3, size, size)`` batch."""
         return np.asarray(self.outputs(images)[DETECTIONS_OUTPUT], dtype=np.float32)
