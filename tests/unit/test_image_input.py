@@ -60,7 +60,7 @@ def test_uint8_graph_sees_exactly_what_the_float_graph_sees_from_levels_over_255
     assert takes_uint8_images(uint8) and not takes_uint8_images(original)
     for ours, reference in zip(run(uint8, levels), expected, strict=True):
         np.testing.assert_array_equal(ours, reference)  # bit for bit
-    with pytest.raises(Exception, match="(?i)type"):
+    with pytest.raises(Exception, match=r"(?i)type"):
         run(uint8, levels.astype(np.float32))  # floats are refused, not misread
 
 
