@@ -63,21 +63,28 @@ def letterbox_graph(encoded: Any, size: int, decoder: Decoder) -> tuple[Any, Any
         antialias=False,
         subpixel_scale=False,
     )
-    top = math.floor((size - resized_height) / 2)
-    left = math.floor((size - resized_width) / 2)
-    placed = fn.slice(
+    # One operator places the image (padding 114 around it), transposes to CHW and keeps uint8:
+    # its window starts at roundf(crop_pos * (resized - size)) = -top when crop_pos is
+    # top / (size - resized). (fn.slice + fn.transpose did the same in two passes, ~3 ms more per
+    # 1080p image on the CPU.)
+    images = fn.crop_mirror_normalize(
         resized,
-        fn.cast(fn.stack(-top, -left), dtype=types.INT32),
-        [size, size],
-        axes=[0, 1],
+        crop=(size, size),
+        crop_pos_y=_window_position(size, resized_height),
+        crop_pos_x=_window_position(size, resized_width),
         out_of_bounds_policy="pad",
         fill_values=PAD_VALUE,
-        normalized_anchor=False,
-        normalized_shape=False,
+        dtype=types.UINT8,
+        output_layout="CHW",
     )
-    images = fn.transpose(placed, perm=[2, 0, 1], output_layout="CHW")
     original_size = fn.stack(height, width)
     return images, original_size
+
+
+def _window_position(size: int, resized: Any) -> Any:
+    """The normalized crop position that puts ``floor((size - resized) / 2)`` pixels of padding first."""
+    padding = size - resized
+    return fn.cast(math.floor(padding / 2) / math.max(padding, 1.0), dtype=types.FLOAT)
 
 
 def _round_half_to_even(value: Any) -> Any:
