@@ -39,7 +39,9 @@ from .configs import (
     set_queue_delay,
 )
 from .harness import Measurement
-from .run import HERE, StepTimes, load_average, machine_facts, measure_triton, prepare_repository
+from .report import load_average, machine_facts
+from .run import HERE
+from .systems import StepTimes, measure_triton, prepare_repository
 
 Edit = tuple[str, Callable[[ModelConfig], None]]
 """(model, change) applied to that model's CPU config."""
@@ -99,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_before, clock = load_average(), time.monotonic()
     measured: dict[str, tuple[list[Measurement], dict[int, list[StepTimes]]]] = {}
     with tempfile.TemporaryDirectory(prefix="yolo26-tune-") as workdir:
-        base = prepare_repository(args.repository, Path(workdir) / "base", ultralytics_meta=False)
+        base = prepare_repository(args.repository, Path(workdir) / "base", ultralytics=False)
         for name in names:
             repository = copy_repository(base, Path(workdir) / name / "model_repository")
             for model, change in VARIANTS[name][1]:

@@ -6,6 +6,7 @@ import argparse
 import base64
 import csv
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,9 @@ from benchmarks.configs import (
     set_ultralytics_metadata,
     ultralytics_metadata,
 )
-from benchmarks.harness import Measurement, run_threads
-from benchmarks.run import compute_ratios
+from benchmarks.harness import CLIENT, Measurement, run_threads
+from benchmarks.link import shaping_commands
+from benchmarks.report import LINK, LOOPBACK, Results, targets
 from yolo26_triton import perf
 from yolo26_triton.repository import read_config
 from yolo26_triton.server import DEFAULT_REPOSITORY
@@ -174,23 +176,68 @@ def test_closed_loop_counts_requests_in_the_window_with_per_thread_state() -> No
     assert sorted(made) == [0, 1]
     assert 20 <= result.images <= 70 and result.errors == 0
     assert 5 <= result.p50_ms <= 30
+    assert 0 <= (result.cpu_ms_per_image(CLIENT) or 0) < 5  # sleeping costs the client little CPU
 
 
-def test_ratios_against_the_targets() -> None:
-    def m(system: str, level: int, images: int) -> Measurement:
-        return Measurement(system, level, images, 1.0, 1.0, 1.0, 0)
+def test_cpu_per_image_comes_from_the_clocks_read_at_the_window_edges() -> None:
+    def spin(_state: object, _image: bytes) -> None:  # 10 ms of this thread's CPU, however busy the machine
+        end = time.thread_time() + 0.01
+        while time.thread_time() < end:
+            pass
 
-    ratios = compute_ratios(
-        [
-            m("triton", 1, 10),
-            m("triton", 4, 15),
-            m("triton", 8, 14),
-            m("in-process", 1, 10),
-            m("ultralytics", 4, 9),
-        ]
+    ticks = iter(range(100))
+    result = run_threads(
+        "spin",
+        spin,
+        [b"a"],
+        1,
+        warmup_s=0.02,
+        duration_s=0.3,
+        cpu_clocks={CLIENT: time.process_time, "counter": lambda: float(next(ticks))},
     )
-    assert [(round(value or 0, 2), met) for _, _, value, met in ratios] == [
-        (1.0, True),
-        (1.4, True),
-        (1.67, True),
+    assert result.cpu_s["counter"] == 1.0  # read once when the window opened, once when it closed
+    # Requests that straddle an edge count whole but spin partly outside: a few percent either way.
+    assert 8 <= (result.cpu_ms_per_image(CLIENT) or 0) <= 20  # the process clock sees the spinning
+
+
+def test_targets_compare_the_systems_of_one_run() -> None:
+    def m(system: str, level: int, images: int, client_cpu_s: float = 1.0) -> Measurement:
+        return Measurement(system, level, images, 1.0, 1.0, 1.0, 0, {CLIENT: client_cpu_s})
+
+    loopback = [
+        m("triton", 1, 20, 0.1),
+        m("triton", 8, 33, 0.2),
+        m("ultralytics", 1, 18, 1.0),
+        m("ultralytics", 8, 34, 2.0),
+        m("in-process", 1, 25),
+        m("in-process", 8, 33),
+    ]
+    link = [m("triton", 4, 30), m("ultralytics", 4, 12)]
+    verdicts = {
+        target.name: (round(value, 3) if value is not None else None, met)
+        for target in targets((1, 8))
+        for value, met in [target.evaluate(Results.of(loopback, link))]
+    }
+    assert verdicts == {
+        "a/c images/s at c=1, loopback": (1.111, True),
+        "a/c images/s at c=8, loopback": (0.971, False),
+        f"a/c images/s at c=4, {LINK}": (2.5, True),
+        "a/b images/s at c=1": (0.8, True),
+        "a/b images/s at c=8": (1.0, True),
+        "client CPU per image a/c at c=1, loopback": (0.09, True),  # 5 ms against 55.6 ms
+        "client CPU per image a/c at c=8, loopback": (0.103, True),
+        "a at c=8 / a at c=1 images/s": (1.65, True),
+    }
+    assert targets((1,))[1].evaluate(Results.of(loopback))[1] is None  # no link run: not judged
+    assert LOOPBACK != LINK
+
+
+def test_the_link_is_shaped_in_each_direction_by_the_server_ports() -> None:
+    commands = [" ".join(command) for command in shaping_commands([8000, 8001])]
+    assert commands[0] == "ip link set lo up"
+    assert "htb default 20" in commands[1]  # unmatched packets (client -> server): class 1:20
+    assert sum("rate 1gbit ceil 1gbit" in command for command in commands) == 2
+    assert [command.split("sport ")[1] for command in commands if "sport" in command] == [
+        "8000 0xffff flowid 1:10",
+        "8001 0xffff flowid 1:10",
     ]
