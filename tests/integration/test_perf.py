@@ -90,6 +90,42 @@ def test_perf_sweeps_both_protocols_with_real_jpegs(speed_server: EmbeddedServer
     assert "Composing models" in (out / "perf_analyzer_grpc.log").read_text()
 
 
+def test_perf_analyzer_runs_with_its_own_flags_against_the_ensemble(
+    speed_server: EmbeddedServer, tmp_path: Path
+) -> None:
+    """`triton-detect perf-analyzer ...` hands every flag to NVIDIA's binary, which then starts
+    (alone it cannot: libb64.so.0d) and measures detect_ensemble with real JPEGs."""
+    from yolo26_triton.perf import sample_images, write_input_data
+
+    data = write_input_data([path.read_bytes() for path in sample_images()], tmp_path / "input.json")
+    report = tmp_path / "report.csv"
+    command = [
+        str(Path(sys.executable).parent / "triton-detect"),
+        "perf-analyzer",
+        "-m",
+        "detect_ensemble",
+        "-u",
+        speed_server.options.grpc_url,
+        "-i",
+        "grpc",
+        "--input-data",
+        str(data),
+        "--concurrency-range",
+        "2:2",
+        "--measurement-interval",
+        "800",
+        "-s",
+        "100",
+        "-f",
+        str(report),
+    ]
+    completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
+    assert "Composing models" in completed.stdout  # perf_analyzer's own ensemble breakdown
+    rows = list(csv.DictReader(report.open()))
+    assert [row["Concurrency"] for row in rows] == ["2"] and float(rows[0]["Inferences/Second"]) > 0
+
+
 def test_perf_fails_with_exit_1_when_no_server_listens(tmp_path: Path) -> None:
     from yolo26_triton.server import free_port
 

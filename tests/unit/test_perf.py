@@ -89,6 +89,22 @@ def test_the_installed_perf_analyzer_and_its_libraries_are_found(tmp_path: Path)
     assert {path.name for path in folder.iterdir()} == set(perf.LIBRARY_PATTERNS)
 
 
+def test_perf_analyzer_command_passes_its_flags_to_the_binary_which_starts() -> None:
+    """The binary alone fails to load libb64.so.0d; through the command it starts and answers."""
+    import subprocess
+    import sys
+
+    triton_detect = str(Path(sys.executable).parent / "triton-detect")
+    completed = subprocess.run(
+        [triton_detect, "perf-analyzer", "--version"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "Perf Analyzer Version 2.51.0" in completed.stdout + completed.stderr
+    args = _parse(["perf-analyzer", "-m", "detect_ensemble", "-h"])
+    assert args.arguments == ["-m", "detect_ensemble", "-h"]  # nothing read by our parser, -h included
+    assert _parse(["perf-analyzer", "--", "-m", "x"]).arguments == ["--", "-m", "x"]  # "--" dropped later
+
+
 def test_command_line_names_model_url_protocol_data_and_report(tmp_path: Path) -> None:
     settings = perf.PerfSettings(url="127.0.0.1:8001", protocol="grpc", measurement_interval_ms=1500)
     command = perf.perf_analyzer_command(

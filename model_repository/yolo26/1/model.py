@@ -32,7 +32,7 @@ class TritonPythonModel:
             peers=peers,
         )
         if self._detector.adaptive:
-            self._detector.warm_up()
+            self._detector.warm_up([int(dim) for dim in config["input"][0]["dims"]])
 
     def execute(self, requests):
         """Concatenates the requests' images, runs them at once, splits the outputs back.

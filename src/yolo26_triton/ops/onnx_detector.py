@@ -15,7 +15,7 @@ import fcntl
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -170,11 +170,11 @@ class OnnxDetector:
         """Whether runs take the "alone" layout when no other detector execution is in flight."""
         return self._alone is not None
 
-    def warm_up(self) -> None:
-        """Runs one image of zeros through every session (Triton's warm-up request reaches only one)."""
-        spec = self._session.get_inputs()[0]
-        shape = [dim if isinstance(dim, int) else 1 for dim in spec.shape]
-        images = np.zeros(shape, dtype={"tensor(uint8)": np.uint8}.get(spec.type, np.float32))
+    def warm_up(self, image_shape: Sequence[int]) -> None:
+        """Runs one image of zeros (``image_shape``, e.g. ``[3, 640, 640]``) through every session:
+        Triton's warm-up request reaches only one of them."""
+        dtype = {"tensor(uint8)": np.uint8}.get(self._session.get_inputs()[0].type, np.float32)
+        images = np.zeros([1, *image_shape], dtype=dtype)
         self._run(self._session, images)
         if self._alone is not None:
             self._run(self._alone, images, self._threads[1])

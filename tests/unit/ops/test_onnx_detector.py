@@ -16,22 +16,26 @@ from yolo26_triton.ops.onnx_detector import OnnxDetector, PeerExecutions
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A convolution on a dynamic-batch UINT8 ``images`` input, and a second output, like the build's."""
+    """A convolution on a UINT8 ``images`` input with dynamic batch and sides, and a second output, as
+    the build exports the detector (a warm-up must give the sides, they are not in the graph)."""
     weights = numpy_helper.from_array(np.full((2, 3, 3, 3), 0.01, np.float32), "w")
     nodes = [
         helper.make_node("Cast", ["images"], ["float"], to=TensorProto.FLOAT),
         helper.make_node("Conv", ["float", "w"], ["output0"], pads=[1, 1, 1, 1]),
         helper.make_node("ReduceMax", ["float"], ["output_detector_id"], keepdims=0),
+        # Fails unless each image is 3 x 16 x 16, as the real network fails on sides it cannot take.
+        helper.make_node("Reshape", ["float", "per_image"], ["flat"]),
     ]
     graph = helper.make_graph(
         nodes,
         "g",
-        [helper.make_tensor_value_info("images", TensorProto.UINT8, ["batch", 3, 16, 16])],
+        [helper.make_tensor_value_info("images", TensorProto.UINT8, ["batch", 3, "height", "width"])],
         [
-            helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", 2, 16, 16]),
+            helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", 2, "height", "width"]),
             helper.make_tensor_value_info("output_detector_id", TensorProto.FLOAT, []),
+            helper.make_tensor_value_info("flat", TensorProto.FLOAT, ["batch", 768]),
         ],
-        [weights],
+        [weights, numpy_helper.from_array(np.array([-1, 3 * 16 * 16], np.int64), "per_image")],
     )
     path = tmp_path_factory.mktemp("model") / "model.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
@@ -96,7 +100,7 @@ def test_run_alone_takes_the_alone_threads_and_beside_a_peer_the_others(model: P
     beside_output = beside.run(images)
     assert beside.last_run_threads == 1
     np.testing.assert_array_equal(alone_output, beside_output)
-    alone.warm_up()
+    alone.warm_up([3, 16, 16])
 
 
 def test_one_session_without_peers_or_an_alone_layout(model: Path, tmp_path: Path) -> None:
