@@ -41,7 +41,7 @@ class TritonPythonModel:
         TensorRT engine built from the same ONNX returns them in the GPU profile.
         """
         batches = [pb_utils.get_input_tensor_by_name(request, "images").as_numpy() for request in requests]
-        outputs = self._detector.outputs(np.concatenate(batches))
+        outputs = self._detector.outputs(batches[0] if len(batches) == 1 else np.concatenate(batches))
         boundaries = np.cumsum([len(batch) for batch in batches])[:-1]
         per_request = {name: np.split(array, boundaries) for name, array in outputs.items()}
         return [
