@@ -19,6 +19,7 @@ from benchmarks.configs import (
     set_queue_delay,
     set_ultralytics_metadata,
     ultralytics_metadata,
+    without_step,
 )
 from benchmarks.harness import CLIENT, Measurement, run_threads
 from benchmarks.link import shaping_commands
@@ -176,6 +177,15 @@ def test_config_edits_on_a_copy_parse_back_as_model_configs(tmp_path: Path) -> N
     assert config.parameters["intra_op_num_threads"].string_value == "1"
     assert "0: 'person'" in config.parameters["metadata"].string_value
     assert "dynamic" not in config.parameters["metadata"].string_value
+
+
+def test_an_ensemble_copy_can_leave_a_step_out(tmp_path: Path) -> None:
+    path = tmp_path / "config.pbtxt"
+    path.write_text(config_path(DEFAULT_REPOSITORY, "detect_ensemble").read_text())
+    edit_config(path, without_step("validate", "IMAGE"))
+    steps = read_config(path).ensemble_scheduling.step
+    assert [step.model_name for step in steps] == ["preprocess", "yolo26", "postprocess"]
+    assert dict(steps[0].input_map) == {"IMAGE": "IMAGE"}  # preprocess now reads the ensemble input
 
 
 def test_closed_loop_counts_requests_in_the_window_with_per_thread_state() -> None:
