@@ -191,8 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "Variants served one after the other."
             if args.rounds == 1
             else f"All variants served at once, measured in turn, {args.rounds} rounds per level (the "
-            "order rotating): each cell is the round with the median images/s, and the range of all "
-            "rounds follows it."
+            "order rotating): each cell is the round with the median images/s (the upper one of an "
+            "even number), and the range of all rounds follows it."
         ),
         "",
         f"Command: `{shlex.join(['python', '-m', 'benchmarks.tune', *(argv or sys.argv[1:])])}`",
