@@ -210,7 +210,9 @@ def explain_miss(target: Target, results: Results, breakdown: dict[int, list[Ste
     """Where the time goes for a missed target, in this run's own figures, and what would close it."""
     steps = {level: {step.model: step for step in found} for level, found in breakdown.items()}
 
-    def where(level: int) -> str:
+    def where(level: int, network: Network = LOOPBACK) -> str:
+        if network != LOOPBACK:
+            return ""  # the statistics are kept for the loopback run
         mine = steps.get(level, {})
         if not mine:
             return ""
@@ -245,8 +247,9 @@ def explain_miss(target: Target, results: Results, breakdown: dict[int, list[Ste
             + " On one machine c's client decodes and runs NMS on the same cores as the server; the "
             "ensemble's extra cost is its four Python-backend hops (validate, preprocess, yolo26, "
             "postprocess), each a round trip through the stub's shared memory, and DALI's CPU decode + "
-            "resize, slower than OpenCV's at batch 1. What would close it: Triton's own DALI and "
-            "onnxruntime backends (no stub hop; in the NGC image, not in the embedded binary)."
+            "letterbox, about twice OpenCV's CPU per image (benchmarks/COMPONENTS.md). What would close "
+            "it: Triton's own DALI and onnxruntime backends (no stub hop; in the NGC image, not in the "
+            "embedded binary)."
         )
     if target.kind == "a/b":
         level = int(target.name.split("c=")[1])
@@ -261,9 +264,10 @@ def explain_miss(target: Target, results: Results, breakdown: dict[int, list[Ste
         )
     if target.kind == "link":
         return (
-            "Over the link c moves the FP32 letterboxed image up and the raw detections down, a "
-            f"JPEG and a few boxes; a/c depends on how much of c's time the link takes: c's client CPU "
-            f"{cpu(LINK, 'ultralytics', 4)} against a's {cpu(LINK, 'triton', 4)}."
+            "Over the link c moves the FP32 letterboxed image up (4.9 MB) and the raw detections "
+            "down (2.8 MB) for each image, a the JPEG and a few boxes; 7.7 MB take 62 ms at 1 Gbit/s, "
+            "so c's requests wait on the link while its CPU (and the server's) idles. CPU per image: "
+            f"c {cpu(LINK, 'ultralytics', 4)} against a {cpu(LINK, 'triton', 4)}." + where(4, LINK)
         )
     if target.kind == "cpu":
         return "The client's CPU per image is the load generator process's CPU time over the window."

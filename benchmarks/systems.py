@@ -36,7 +36,7 @@ from yolo26_triton.server import DEFAULT_REPOSITORY, ServerOptions
 from .configs import config_path, copy_repository, set_ultralytics_metadata, ultralytics_metadata
 from .harness import CLIENT, CpuClock, Measurement, process_tree_cpu_s, run_async, run_threads
 
-STEP_MODELS = ("preprocess", "yolo26", "postprocess")
+STEP_MODELS = ("validate", "preprocess", "yolo26", "postprocess")
 ENSEMBLE = "detect_ensemble"
 ULTRALYTICS_DETECTOR = "ultralytics_yolo26"
 """c's model: ``yolo26``'s graph with its FP32 input back, served with ``yolo26``'s CPU config."""
