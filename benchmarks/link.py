@@ -196,7 +196,7 @@ def child_main(argv: Sequence[str] | None = None) -> int:
     """Inside the namespace: shape ``lo``, probe it, serve the repository, measure a and c."""
     from yolo26_triton.server import EmbeddedServer, ServerOptions, free_port
 
-    from .systems import measure_triton, measure_ultralytics, print_progress
+    from .systems import measure_served
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.link")
     parser.add_argument("--repository", type=Path, required=True)
@@ -220,28 +220,11 @@ def child_main(argv: Sequence[str] | None = None) -> int:
     )
     log_path = args.out.with_suffix(".tritonserver.log")
     with log_path.open("w") as log, EmbeddedServer(options, log_file=log) as server:
-        a, _ = measure_triton(
-            options,
-            images,
-            levels,
-            args.warmup,
-            args.duration,
-            server_pid=server.pid,
-            progress=print_progress,
-            system="triton",
-        )
-        c = measure_ultralytics(
-            options,
-            images,
-            levels,
-            args.warmup,
-            args.duration,
-            server_pid=server.pid,
-            progress=print_progress,
-            system="ultralytics",
+        measured, _ = measure_served(
+            options, server.pid, ("triton", "ultralytics"), images, levels, args.warmup, args.duration
         )
     args.out.write_text(
-        json.dumps({"measurements": [asdict(m) for m in a + c], "probe": asdict(measured_link)}, indent=2)
+        json.dumps({"measurements": [asdict(m) for m in measured], "probe": asdict(measured_link)}, indent=2)
     )
     return 0
 

@@ -44,8 +44,7 @@ from .systems import (
     SYSTEMS,
     StepTimes,
     measure_in_process,
-    measure_triton,
-    measure_ultralytics,
+    measure_served,
     prepare_repository,
     print_progress,
     thread_budget,
@@ -138,28 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{LOOPBACK}: server ready ({profile} profile), "
                     f"gRPC {options.grpc_url}, HTTP {options.http_url}"
                 )
-                for system in systems:
-                    if system == "triton":
-                        measured, breakdown = measure_triton(
-                            options,
-                            images,
-                            levels,
-                            args.warmup,
-                            args.duration,
-                            server_pid=server.pid,
-                            progress=print_progress,
-                        )
-                        loopback += measured
-                    elif system == "ultralytics":
-                        loopback += measure_ultralytics(
-                            options,
-                            images,
-                            levels,
-                            args.warmup,
-                            args.duration,
-                            server_pid=server.pid,
-                            progress=print_progress,
-                        )
+                loopback, breakdown = measure_served(
+                    options, server.pid, systems, images, levels, args.warmup, args.duration
+                )
         if "in-process" in systems:
             loopback += measure_in_process(
                 repository, images, levels, args.warmup, args.duration, threads, progress=print_progress

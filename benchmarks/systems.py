@@ -202,7 +202,6 @@ def measure_triton(
     *,
     server_pid: int | None = None,
     progress: Progress | None = None,
-    system: str = "triton",
 ) -> tuple[list[Measurement], dict[int, list[StepTimes]]]:
     """System a: the ensemble over gRPC with the project's async client."""
     config = TritonConfig(
@@ -225,7 +224,7 @@ def measure_triton(
                 with statistics_window(options.http_url, steps, (ENSEMBLE, *STEP_MODELS)):
                     results.append(
                         await run_async(
-                            system,
+                            "triton",
                             client.detect,
                             images,
                             level,
@@ -251,7 +250,6 @@ def measure_ultralytics(
     *,
     server_pid: int | None = None,
     progress: Progress | None = None,
-    system: str = "ultralytics",
 ) -> list[Measurement]:
     """System c: Ultralytics' Triton client (HTTP) on :data:`ULTRALYTICS_DETECTOR`, one YOLO per thread.
 
@@ -281,7 +279,7 @@ def measure_ultralytics(
     for level in levels:
         results.append(
             run_threads(
-                system,
+                "ultralytics",
                 call,
                 images,
                 level,
@@ -294,6 +292,32 @@ def measure_ultralytics(
         if progress:
             progress(results[-1])
     return results
+
+
+def measure_served(
+    options: ServerOptions,
+    server_pid: int | None,
+    systems: Sequence[str],
+    images: Sequence[bytes],
+    levels: Sequence[int],
+    warmup_s: float,
+    duration_s: float,
+) -> tuple[list[Measurement], dict[int, list[StepTimes]]]:
+    """Systems a and/or c (in the order of ``systems``) against one running server, printing each
+    measurement; a's per-step statistics come back beside them."""
+    measurements: list[Measurement] = []
+    breakdown: dict[int, list[StepTimes]] = {}
+    for system in systems:
+        if system == "triton":
+            measured, breakdown = measure_triton(
+                options, images, levels, warmup_s, duration_s, server_pid=server_pid, progress=print_progress
+            )
+            measurements += measured
+        elif system == "ultralytics":
+            measurements += measure_ultralytics(
+                options, images, levels, warmup_s, duration_s, server_pid=server_pid, progress=print_progress
+            )
+    return measurements, breakdown
 
 
 def measure_in_process(
