@@ -272,10 +272,20 @@ def explain_miss(target: Target, results: Results, breakdown: dict[int, list[Ste
     if target.kind == "cpu":
         return "The client's CPU per image is the load generator process's CPU time over the window."
     if target.kind == "scaling":
+        b_scaling = _ratio(
+            results.throughput(LOOPBACK, "in-process", 8), results.throughput(LOOPBACK, "in-process", 1)
+        )
+        same_ops = (
+            f" b, the same ops in one process, scaled by {b_scaling:.2f} in this run." if b_scaling else ""
+        )
         return (
-            "a at c=1 already keeps both cores busy for part of each request (two-thread detector run "
-            "alone); what concurrency adds is the overlap of the steps and the other core for the "
-            "second detector run." + where(1) + where(8)
+            "a at c=1 already keeps both cores busy for most of each request (the detector runs alone "
+            "on two threads, about two thirds of the CPU per image); what concurrency adds is the "
+            "overlap of the other steps and one-thread runs side by side, which spend less CPU per "
+            "image. The faster a lone request (a/b at c=1), the less there is left to gain."
+            + same_ops
+            + where(1)
+            + where(8)
         )
     return ""
 
