@@ -23,9 +23,11 @@ CPU_MODELS = ("preprocess", "yolo26", "postprocess")
 
 
 def config_path(repository: Path, model: str, profile: str = "cpu") -> Path:
-    """The file Triton loads for ``model`` under ``profile``."""
+    """The file Triton loads for ``model`` under ``profile`` (a model without ``configs/cpu.pbtxt``,
+    such as the ensemble, uses its ``config.pbtxt`` in both)."""
     folder = repository / model
-    return folder / "configs" / "cpu.pbtxt" if profile == "cpu" else folder / "config.pbtxt"
+    cpu = folder / "configs" / "cpu.pbtxt"
+    return cpu if profile == "cpu" and cpu.exists() else folder / "config.pbtxt"
 
 
 def edit_config(path: Path, change: Callable[[ModelConfig], None]) -> None:
@@ -69,6 +71,25 @@ def set_parameter(key: str, value: str) -> Callable[[ModelConfig], None]:
 
     def change(config: ModelConfig) -> None:
         config.parameters[key].string_value = value
+
+    return change
+
+
+def without_step(model: str, input_name: str) -> Callable[[ModelConfig], None]:
+    """An ensemble without its ``model`` step: the next step reads the ensemble input ``input_name``
+    instead of that step's output (to measure what one step costs; never for serving)."""
+
+    def change(config: ModelConfig) -> None:
+        steps = list(config.ensemble_scheduling.step)
+        dropped = next(step for step in steps if step.model_name == model)
+        replaced = set(dropped.output_map.values())
+        kept = [step for step in steps if step.model_name != model]
+        for step in kept:
+            for key, value in step.input_map.items():
+                if value in replaced:
+                    step.input_map[key] = input_name
+        del config.ensemble_scheduling.step[:]
+        config.ensemble_scheduling.step.extend(kept)
 
     return change
 

@@ -57,7 +57,7 @@ from yolo26_triton.repository import copy_templates
 from yolo26_triton.server import DEFAULT_REPOSITORY, EmbeddedServer, ServerOptions
 
 from .configs import ModelConfig, config_path, copy_repository, edit_config
-from .run import load_average, machine_facts
+from .report import load_average, machine_facts
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

@@ -16,6 +16,7 @@ import os
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
 import argparse
+import contextlib
 import json
 import shlex
 import sys
@@ -37,16 +38,37 @@ from .configs import (
     set_instances,
     set_parameter,
     set_queue_delay,
+    without_step,
 )
 from .harness import Measurement
-from .run import HERE, StepTimes, load_average, machine_facts, measure_triton, prepare_repository
+from .report import load_average, machine_facts
+from .run import HERE
+from .systems import SERVER, StepTimes, measure_triton, prepare_repository, print_progress
 
 Edit = tuple[str, Callable[[ModelConfig], None]]
 """(model, change) applied to that model's CPU config."""
 
+NO_ALONE = ("yolo26", set_parameter("alone_intra_op_num_threads", "0"))
+
+
+def _layout(instances: int, threads: int) -> list[Edit]:
+    return [
+        ("yolo26", set_instances(instances)),
+        ("yolo26", set_parameter("intra_op_num_threads", str(threads))),
+        NO_ALONE,
+    ]
+
+
 VARIANTS: dict[str, tuple[str, list[Edit]]] = {
     "shipped": ("as in model_repository/", []),
-    "delay0": ("max_queue_delay_microseconds 0 on all three", [(m, set_queue_delay(0)) for m in CPU_MODELS]),
+    "previous": (
+        "before issue 13's tuning: yolo26 2 x 1 thread without the alone layout, 2 ms delays",
+        [NO_ALONE] + [(m, set_queue_delay(2000)) for m in CPU_MODELS],
+    ),
+    "delay2ms": (
+        "max_queue_delay_microseconds 2000 on all three",
+        [(m, set_queue_delay(2000)) for m in CPU_MODELS],
+    ),
     "delay10ms": (
         "max_queue_delay_microseconds 10000 on all three",
         [(m, set_queue_delay(10000)) for m in CPU_MODELS],
@@ -55,23 +77,13 @@ VARIANTS: dict[str, tuple[str, list[Edit]]] = {
         "delay 2000 us + preferred_batch_size [4, 8] on preprocess and yolo26",
         [(m, set_queue_delay(2000, (4, 8))) for m in ("preprocess", "yolo26")],
     ),
-    "yolo1x2": (
-        "yolo26 1 instance x intra_op_num_threads 2",
-        [("yolo26", set_instances(1)), ("yolo26", set_parameter("intra_op_num_threads", "2"))],
-    ),
-    "yolo2x1": (
-        "yolo26 2 instances x intra_op_num_threads 1",
-        [("yolo26", set_instances(2)), ("yolo26", set_parameter("intra_op_num_threads", "1"))],
-    ),
-    "yolo2x2": (
-        "yolo26 2 instances x intra_op_num_threads 2",
-        [("yolo26", set_instances(2)), ("yolo26", set_parameter("intra_op_num_threads", "2"))],
-    ),
+    "yolo1x2": ("yolo26 1 instance x 2 threads", _layout(1, 2)),
+    "yolo2x1": ("yolo26 2 instances x 1 thread, also alone", _layout(2, 1)),
+    "yolo2x2": ("yolo26 2 instances x 2 threads", _layout(2, 2)),
     "dali1": ("preprocess dali_num_threads 1", [("preprocess", set_parameter("dali_num_threads", "1"))]),
-    "delay0_dali1": (
-        "delay 0 on all three + dali_num_threads 1",
-        [(m, set_queue_delay(0)) for m in CPU_MODELS]
-        + [("preprocess", set_parameter("dali_num_threads", "1"))],
+    "no_validate": (
+        "ensemble without the validate step (what one Python-backend hop costs; not servable: no checks)",
+        [("detect_ensemble", without_step("validate", "IMAGE"))],
     ),
 }
 
@@ -84,6 +96,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=8.0, help="measured seconds per level (8)")
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per level (2)")
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"subset of {','.join(VARIANTS)}")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="1: one variant after the other; N > 1: all variants served at once (about 2 GB of memory "
+        "each) and measured in turn, N times per level, the median kept: a busy machine then slows "
+        "every variant alike",
+    )
     parser.add_argument("--out", type=Path, default=HERE, help="folder for TUNING.md and tuning.json")
     return parser.parse_args(argv)
 
@@ -97,36 +117,102 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     images = [path.read_bytes() for path in sample_images()]
     load_before, clock = load_average(), time.monotonic()
-    measured: dict[str, tuple[list[Measurement], dict[int, list[StepTimes]]]] = {}
-    with tempfile.TemporaryDirectory(prefix="yolo26-tune-") as workdir:
-        base = prepare_repository(args.repository, Path(workdir) / "base", ultralytics_meta=False)
-        for name in names:
+    levels: tuple[int, ...] = args.concurrency
+    if args.rounds < 1:
+        print("error: --rounds must be >= 1", file=sys.stderr)
+        return 2
+    runs: dict[str, dict[int, list[tuple[Measurement, list[StepTimes]]]]] = {
+        name: {level: [] for level in levels} for name in names
+    }
+    with tempfile.TemporaryDirectory(prefix="yolo26-tune-") as workdir, contextlib.ExitStack() as all_servers:
+        base = prepare_repository(args.repository, Path(workdir) / "base", ultralytics=False)
+
+        def serve(name: str, stack: contextlib.ExitStack) -> tuple[ServerOptions, int | None]:
             repository = copy_repository(base, Path(workdir) / name / "model_repository")
             for model, change in VARIANTS[name][1]:
                 edit_config(config_path(repository, model), change)
             options = ServerOptions.on_free_ports(
                 repository=repository, extra_args=("--exit-timeout-secs=5",)
             )
-            print(f"{name}: {VARIANTS[name][0]}", flush=True)
-            with (Path(workdir) / f"{name}.log").open("w") as log, EmbeddedServer(options, log_file=log):
-                measured[name] = measure_triton(options, images, args.concurrency, args.warmup, args.duration)
-    levels: tuple[int, ...] = args.concurrency
+            log = stack.enter_context((Path(workdir) / f"{name}.log").open("w"))
+            server = stack.enter_context(EmbeddedServer(options, log_file=log))
+            return options, server.pid
+
+        def measure(name: str, served: tuple[ServerOptions, int | None], level_set: Sequence[int]) -> None:
+            results, breakdown = measure_triton(
+                served[0],
+                images,
+                level_set,
+                args.warmup,
+                args.duration,
+                server_pid=served[1],
+                progress=print_progress,
+            )
+            for result in results:
+                runs[name][result.concurrency].append((result, breakdown[result.concurrency]))
+
+        if args.rounds == 1:
+            for name in names:
+                print(f"{name}: {VARIANTS[name][0]}", flush=True)
+                with contextlib.ExitStack() as one_server:
+                    measure(name, serve(name, one_server), levels)
+        else:
+            endpoints = {}
+            for name in names:
+                print(f"serving {name}: {VARIANTS[name][0]}", flush=True)
+                endpoints[name] = serve(name, all_servers)
+            for round_index in range(args.rounds):
+                shift = round_index % len(names)
+                for level in levels:
+                    for name in names[shift:] + names[:shift]:
+                        print(f"round {round_index + 1}, {name}:", flush=True)
+                        measure(name, endpoints[name], [level])
+    measured: dict[str, tuple[list[Measurement], dict[int, list[StepTimes]]]] = {}
+    spread: dict[str, list[str]] = {}
+    for name, per_level in runs.items():
+        chosen = [
+            sorted(per_level[n], key=lambda run: run[0].throughput)[len(per_level[n]) // 2] for n in levels
+        ]
+        measured[name] = (
+            [result for result, _ in chosen],
+            {n: steps for n, (_, steps) in zip(levels, chosen, strict=True)},
+        )
+        spread[name] = []
+        for level in levels:
+            values = [result.throughput for result, _ in per_level[level]]
+            spread[name].append(f"{min(values):.1f}-{max(values):.1f}")
     lines = [
         "# Tuning the CPU profile (embedded tritonserver, 2.51)",
         "",
         "Generated by `benchmarks/tune.py`. Each variant is a copy of the built repository with the "
-        "listed change, served alone; load = system a of `benchmarks/run.py` (gRPC, project client, "
-        "real JPEGs, closed loop).",
+        "listed change; load = system a of `benchmarks/run.py` (gRPC, project client, real JPEGs, "
+        "closed loop). "
+        + (
+            "Variants served one after the other."
+            if args.rounds == 1
+            else f"All variants served at once, measured in turn, {args.rounds} rounds per level (the "
+            "order rotating): each cell is the round with the median images/s (the upper one of an "
+            "even number), and the range of all rounds follows it."
+        ),
         "",
         f"Command: `{shlex.join(['python', '-m', 'benchmarks.tune', *(argv or sys.argv[1:])])}`",
         f"Per level: {args.warmup:g} s warm-up, {args.duration:g} s measured. "
         f"Load average before {load_before}, after {load_average()}; took {time.monotonic() - clock:.0f} s.",
         "",
-        "| variant | change | " + " | ".join(f"c={c} img/s | c={c} p50/p99 ms" for c in levels) + " |",
-        "|---|---|" + "---:|---:|" * len(levels),
+        "The server CPU per image (tritonserver and its stubs, over the measured window) moves much "
+        "less than images/s when other work shares the machine.",
+        "",
+        "| variant | change | "
+        + " | ".join(f"c={c} img/s | c={c} p50/p99 ms | c={c} server CPU ms/img" for c in levels)
+        + " |",
+        "|---|---|" + "---:|---:|---:|" * len(levels),
     ]
     for name, (results, _) in measured.items():
-        cells = " | ".join(f"{m.throughput:.2f} | {m.p50_ms:.0f}/{m.p99_ms:.0f}" for m in results)
+        cells = " | ".join(
+            f"{m.throughput:.2f}{f' ({span})' if args.rounds > 1 else ''} | {m.p50_ms:.0f}/{m.p99_ms:.0f} | "
+            f"{m.cpu_ms_per_image(SERVER) or 0:.0f}"
+            for m, span in zip(results, spread[name], strict=True)
+        )
         lines.append(f"| {name} | {VARIANTS[name][0]} | {cells} |")
     lines += ["", "## Average batch size per model (requests per execution)", ""]
     lines += [

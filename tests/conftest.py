@@ -14,9 +14,12 @@ from yolo26_triton.repository import copy_templates, pin_entry_point
 from yolo26_triton.server import EmbeddedServer, ServerOptions
 
 from .model_fixture import make_spread_score_weights
+from .otlp_receiver import OtlpReceiver
 
 PROJECT_REPOSITORY = Path(__file__).resolve().parents[1] / "model_repository"
 FAST_EXIT = ("--exit-timeout-secs=5",)
+FAST_TRACE_EXPORT = ("--trace-config=opentelemetry,bsp_schedule_delay=100",)
+"""Triton's span exporter sends every 100 ms instead of every 5 s."""
 ADMIN_KEY = "test-admin-key"
 
 
@@ -66,17 +69,28 @@ def multi_model_repository(
 
 
 @pytest.fixture(scope="session")
+def otlp_receiver() -> Iterator[OtlpReceiver]:
+    """An OTLP/HTTP endpoint on loopback that keeps the spans sent to it."""
+    with OtlpReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="session")
 def server(
-    multi_model_repository: Path, tmp_path_factory: pytest.TempPathFactory
+    multi_model_repository: Path, otlp_receiver: OtlpReceiver, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[EmbeddedServer]:
     """The real embedded tritonserver, CPU profile, on free loopback ports, serving
-    :func:`multi_model_repository`."""
+    :func:`multi_model_repository`; as compose runs it, it traces the requests that carry a
+    ``traceparent`` (to :func:`otlp_receiver`)."""
     log_path = tmp_path_factory.mktemp("server") / "tritonserver.log"
     with (
         log_path.open("w") as log,
         EmbeddedServer(
             ServerOptions.on_free_ports(
-                repository=multi_model_repository, admin_key=ADMIN_KEY, extra_args=FAST_EXIT
+                repository=multi_model_repository,
+                admin_key=ADMIN_KEY,
+                trace_url=otlp_receiver.url,
+                extra_args=(*FAST_EXIT, *FAST_TRACE_EXPORT),
             ),
             log_file=log,
         ) as running,

@@ -6,7 +6,8 @@ version ``<version>`` (``1`` by default; other versions stay as they are):
 
 1. creates the model and its entry point from the templates if it is a new detector model
    (:mod:`yolo26_triton.repository`);
-2. exports the ONNX model with a dynamic batch to ``<model>/<version>/model.onnx`` and adds the
+2. exports the ONNX model with a dynamic batch to ``<model>/<version>/model.onnx``, makes its input
+   UINT8 with the normalization inside the graph (:mod:`yolo26_triton.image_input`) and adds the
    ``output_detector_id`` output that names this model version in every answer;
 3. writes ``<model>/<version>/metadata.json`` with the class names read back from the exported
    model's own metadata (and whether the model is untrained);
@@ -30,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .image_input import add_uint8_input, takes_uint8_images
 from .ops.detections import Head
 from .ops.metadata import DETECTOR_ID_OUTPUT, METADATA_FILENAME, DetectorMetadata
 from .repository import (
@@ -112,12 +114,14 @@ def build_repository(
         and existing.head == head
         and existing.source in (weights, _fallback_yaml(weights))
         and detector_id_in_onnx(onnx_path) == existing.detector_id
+        and takes_uint8_images(onnx_path)
     ):
         log.info("%s already holds %s (%s head); pass --force to export again", onnx_path, weights, head)
         return _result(repository, onnx_path, dali_path, existing, reused=True)
 
     yolo, source, untrained = load_model(weights)
     _export_onnx(yolo, onnx_path, head)
+    add_uint8_input(onnx_path)
     metadata = DetectorMetadata(
         model=model,
         version=version,

@@ -151,6 +151,19 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
         f"on gpu); default {DEFAULT_DETECTOR_SLOTS['cpu']} on cpu, {DEFAULT_DETECTOR_SLOTS['gpu']} on gpu; "
         "0 turns the rate limiter off",
     )
+    parser.add_argument(
+        "--trace-url",
+        metavar="URL",
+        help="send Triton's OpenTelemetry spans to this OTLP/HTTP endpoint (e.g. "
+        "http://localhost:4318/v1/traces): requests that carry a W3C traceparent are traced",
+    )
+    parser.add_argument(
+        "--trace-rate",
+        type=_slots,
+        default=0,
+        metavar="N",
+        help="with --trace-url, also trace one in N requests without a traceparent (default 0: none)",
+    )
 
 
 def _slots(text: str) -> int:
@@ -230,6 +243,8 @@ def _serve(args: argparse.Namespace) -> int:
         tritonserver=args.tritonserver,
         admin_key=os.environ.get("TRITON_ADMIN_KEY") or None,
         detector_slots=args.detector_slots,
+        trace_url=args.trace_url,
+        trace_rate=args.trace_rate,
     )
     server = EmbeddedServer(options)
     stopping = threading.Event()
@@ -245,13 +260,14 @@ def _serve(args: argparse.Namespace) -> int:
         server.start()
         stubs = server.python_stubs()
         log.info(
-            "ready: HTTP %s, gRPC %s, metrics %s (profile %s, %s; %s)",
+            "ready: HTTP %s, gRPC %s, metrics %s (profile %s, %s; %s%s)",
             options.http_url,
             options.grpc_url,
             options.metrics_url,
             options.profile,
             describe_detector(options.repository),
             describe_quota(options),
+            f"; traces to {options.trace_url}" if options.trace_url else "",
         )
         exit_code = None
         while exit_code is None:

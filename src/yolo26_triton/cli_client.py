@@ -14,17 +14,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
+import importlib.util
 import json
 import os
 import sys
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from yolo26_triton.client import TritonClient, TritonConfig, TritonError
 from yolo26_triton.client.annotate import annotate_image
 from yolo26_triton.client.config import env_variable
+from yolo26_triton.client.tracing import configure as configure_tracing
 from yolo26_triton.client.types import ModelStatistics, ModelVersionState
 from yolo26_triton.rollout import LocalModelError, RolloutConfig, RolloutDetector, RolloutResult, ShadowRecord
 
@@ -68,6 +71,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--conf", type=float, help="confidence threshold; overrides TRITON_CONFIDENCE_THRESHOLD"
     )
     detect.add_argument("--max-det", type=int, help="at most this many boxes per image (server default: 300)")
+    detect.add_argument(
+        "--trace-url",
+        metavar="URL",
+        help="trace the run with OpenTelemetry: spans to this OTLP/HTTP endpoint (e.g. "
+        "http://localhost:4318/v1/traces), the server's join them; prints the trace id (needs the "
+        "tracing extra)",
+    )
     detect.set_defaults(func=client_command(_detect))
 
     health = subparsers.add_parser(
@@ -212,11 +222,14 @@ async def _detect(args: argparse.Namespace, config: TritonConfig) -> int:
         return EXIT_USAGE
     if args.annotate:
         args.annotate.mkdir(parents=True, exist_ok=True)
+    if args.trace_url and not tracing_installed():
+        print("error: --trace-url needs OpenTelemetry: pip install 'yolo26-triton[tracing]'", file=sys.stderr)
+        return EXIT_USAGE
 
     progress = ProgressBar(len(images), sys.stderr)
     slots = asyncio.Semaphore(config.max_concurrency)  # bounds open files as well as requests
 
-    async with RolloutDetector(rollout) as detector:
+    async with _traced_run(args.trace_url), RolloutDetector(rollout) as detector:
         try:
             await detector.warm_up()  # a bad YOLO_WEIGHTS fails once, before any file
         except LocalModelError as error:
@@ -241,6 +254,32 @@ async def _detect(args: argparse.Namespace, config: TritonConfig) -> int:
     progress.finish()
     report(images, outcomes, as_json=args.json)
     return EXIT_OK if all(isinstance(o, RolloutResult) for o in outcomes) else EXIT_FAILED
+
+
+def tracing_installed() -> bool:
+    """Whether the OpenTelemetry SDK and its OTLP/HTTP exporter can be imported."""
+    try:
+        return all(
+            importlib.util.find_spec(module) is not None
+            for module in ("opentelemetry.sdk.trace", "opentelemetry.exporter.otlp.proto.http.trace_exporter")
+        )
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
+
+
+@contextlib.asynccontextmanager
+async def _traced_run(url: str | None) -> AsyncIterator[None]:
+    """With ``url``, the whole run is one trace exported there (its id on stderr); else nothing."""
+    if url is None:
+        yield
+        return
+    provider = configure_tracing(url)
+    try:
+        with provider.get_tracer("yolo26_triton.cli").start_as_current_span("triton-detect detect") as span:
+            print(f"trace {span.get_span_context().trace_id:032x}", file=sys.stderr)
+            yield
+    finally:
+        provider.shutdown()  # type: ignore[no-untyped-call]  # exports the last spans
 
 
 def report(images: Sequence[Path], outcomes: Sequence[Outcome], *, as_json: bool) -> None:

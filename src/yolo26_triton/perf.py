@@ -1,5 +1,8 @@
 """``triton-detect perf``: Triton's own ``perf_analyzer`` against a running server, with real JPEGs.
 
+``triton-detect perf-analyzer ARGS...`` runs the same binary with any of perf_analyzer's own flags
+(:func:`run_perf_analyzer`); ``perf`` is a sweep built on it.
+
 The binary is the one the ``tritonclient==2.51.0`` wheel installs next to this interpreter
 (``<venv>/bin/perf_analyzer``, the same release as the embedded server). It needs ``libb64.so.0d``
 and ``libcudart.so.12``; the ``nvidia-pytriton`` wheel carries both under hash-renamed names, so
@@ -369,8 +372,46 @@ def parse_concurrency(text: str) -> tuple[int, ...]:
     return levels
 
 
+def run_perf_analyzer(arguments: Sequence[str]) -> int:
+    """Runs NVIDIA's perf_analyzer (tritonclient 2.51's binary) with ``arguments``, its libraries
+    found (:func:`link_libraries`); returns its exit code.
+
+    Raises:
+        PerfError: If there is no perf_analyzer binary.
+    """
+    binary = perf_analyzer_binary()
+    with tempfile.TemporaryDirectory(prefix="perf-analyzer-libs-") as libraries:
+        environment = perf_analyzer_environment(link_libraries(Path(libraries)))
+        return subprocess.run([str(binary), *arguments], env=environment, check=False).returncode
+
+
+def _perf_analyzer(args: argparse.Namespace) -> int:
+    """NVIDIA's perf_analyzer with any of its own flags, e.g. ``triton-detect perf-analyzer -m
+    detect_ensemble -u 127.0.0.1:8001 -i grpc --input-data perf-results/input_data.json
+    --concurrency-range 1:8:2`` (``-h``: its own help). Exit code: perf_analyzer's; 1 without it."""
+    arguments = list(args.arguments)
+    if arguments[:1] == ["--"]:
+        arguments = arguments[1:]
+    try:
+        return run_perf_analyzer(arguments)
+    except PerfError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Adds the ``perf`` subcommand."""
+    """Adds the ``perf`` and ``perf-analyzer`` subcommands."""
+    # Every argument after the command goes to perf_analyzer unread: the parser takes no "-" options.
+    analyzer = subparsers.add_parser(
+        "perf-analyzer",
+        prefix_chars="+",
+        add_help=False,
+        help="NVIDIA's perf_analyzer with any of its own flags (its libraries found for it)",
+        description=_perf_analyzer.__doc__,
+    )
+    analyzer.add_argument("arguments", nargs=argparse.REMAINDER, help="perf_analyzer's flags")
+    analyzer.set_defaults(func=_perf_analyzer)
+
     perf = subparsers.add_parser(
         "perf",
         help="perf_analyzer sweep against a running server, real JPEGs: CSV + PNG",

@@ -17,6 +17,11 @@ instance holds one :data:`DETECTOR_RESOURCE` while it executes, and the server h
 together never run more executions at once, and among the instances waiting for one, the one with
 the fewest executions so far goes next: a flood on one detector model cannot keep another from
 running (README, "Quotas").
+
+Tracing: with :attr:`ServerOptions.trace_url`, Triton runs its OpenTelemetry trace mode and exports
+the spans of each traced request (the ensemble, each composing model, their compute) to that
+OTLP/HTTP endpoint. Rate 0 (the default) traces only the requests that carry a W3C ``traceparent``
+(the client's span becomes the parent); rate N also traces one in N of the others (docs/tracing.md).
 """
 
 from __future__ import annotations
@@ -55,6 +60,9 @@ DEFAULT_DETECTOR_SLOTS: dict[Profile, int] = {"cpu": 2, "gpu": 1}
 """Detector executions at once: CPU, one per core of the 2-core machine the CPU configs are tuned for
 (onnxruntime sessions of one thread); GPU, one engine at a time on each GPU."""
 
+TRACE_SERVICE_NAME = "yolo26-triton"
+"""``service.name`` of the server's spans (the client's are ``yolo26-triton-client``)."""
+
 STUB_NAME = "triton_python_backend_stub"
 STEADY_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_ARENA_MAX": "2"}
 """glibc settings for the server and its stubs: large blocks (image tensors, batches) are mmapped and
@@ -91,6 +99,10 @@ class ServerOptions:
         detector_slots: Detector executions that may run at once, all detector models together
             (per GPU in the GPU profile); ``None`` for the profile's default
             (:data:`DEFAULT_DETECTOR_SLOTS`), ``0`` to turn the rate limiter off.
+        trace_url: OTLP/HTTP endpoint (``http://host:4318/v1/traces``) for Triton's OpenTelemetry
+            spans; ``None``: no tracing.
+        trace_rate: With :attr:`trace_url`, also trace one in ``trace_rate`` requests that carry no
+            ``traceparent``; 0 (default): only those that do.
         extra_args: More ``tritonserver`` flags, appended last.
     """
 
@@ -103,11 +115,17 @@ class ServerOptions:
     tritonserver: Path | None = None
     admin_key: str | None = field(default=None, repr=False)
     detector_slots: int | None = None
+    trace_url: str | None = None
+    trace_rate: int = 0
     extra_args: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         if self.detector_slots is not None and self.detector_slots < 0:
             raise ValueError(f"detector_slots must be >= 0, got {self.detector_slots}")
+        if self.trace_url is not None and not self.trace_url.startswith(("http://", "https://")):
+            raise ValueError(f"trace_url must be an http(s):// OTLP/HTTP endpoint, got {self.trace_url!r}")
+        if self.trace_rate < 0:
+            raise ValueError(f"trace_rate must be >= 0, got {self.trace_rate}")
 
     @classmethod
     def on_free_ports(cls, **overrides: object) -> ServerOptions:
@@ -132,6 +150,23 @@ class ServerOptions:
         if slots == 0:
             return ["--rate-limit=off"]
         return ["--rate-limit=execution_count", f"--rate-limit-resource={DETECTOR_RESOURCE}:{slots}"]
+
+    @property
+    def trace_args(self) -> list[str]:
+        """Triton's OpenTelemetry trace flags for :attr:`trace_url`; none without it.
+
+        Triton traces every request that propagates a context whatever the rate, and one in
+        ``rate`` of the others (0: none of them).
+        """
+        if self.trace_url is None:
+            return []
+        return [
+            "--trace-config=mode=opentelemetry",
+            "--trace-config=level=TIMESTAMPS",
+            f"--trace-config=rate={self.trace_rate}",
+            f"--trace-config=opentelemetry,url={self.trace_url}",
+            f"--trace-config=opentelemetry,resource=service.name={TRACE_SERVICE_NAME}",
+        ]
 
     @property
     def http_url(self) -> str:
@@ -219,6 +254,7 @@ class EmbeddedServer:
             # p50/p99 latency per model for the dashboards (nv_inference_request_summary_us).
             "--metrics-config=summary_latencies=true",
             *options.rate_limit_args,
+            *options.trace_args,
         ]
         if self._wheel:
             command.append(f"--backend-directory={self._backends.name}")

@@ -14,6 +14,7 @@ from tritonclient.utils import InferenceServerException
 from ultralytics import YOLO
 
 from yolo26_triton.builder import BuildResult
+from yolo26_triton.image_input import float_input_copy
 from yolo26_triton.server import EmbeddedServer
 
 from ..jpeg_variants import undecodable_jpeg
@@ -76,14 +77,17 @@ def unmatched_reference_boxes(ours: dict[str, np.ndarray], reference: Any) -> li
 
 
 @pytest.fixture(scope="module")
-def ultralytics_onnx(built_repository: BuildResult) -> YOLO:
-    """Ultralytics' own predict() on the ONNX file the server runs, with the server's square letterbox.
+def ultralytics_onnx(built_repository: BuildResult, tmp_path_factory: pytest.TempPathFactory) -> YOLO:
+    """Ultralytics' own predict() on the ONNX graph the server runs, with the server's square letterbox.
 
+    The served file takes UINT8 and divides by 255 inside the graph; predict() divides itself and
+    feeds FP32, so it runs the same graph with its FP32 input back, as Ultralytics exported it.
     For an ONNX with dynamic axes, predict() letterboxes to the smallest stride-multiple
     rectangle (``auto=True``); the ensemble's input is always 640x640, as for a TensorRT engine
     or a static ONNX. Clearing the backend's ``dynamic`` flag makes predict() do the same.
     """
-    model = YOLO(str(built_repository.onnx_path), task="detect")
+    exported = tmp_path_factory.mktemp("ultralytics") / "model.onnx"
+    model = YOLO(str(float_input_copy(built_repository.onnx_path, exported)), task="detect")
     model.predict(str(SAMPLE_IMAGES[0]), verbose=False)
     model.predictor.model.dynamic = False
     return model

@@ -22,11 +22,13 @@ from yolo26_triton import cli
 from yolo26_triton.client import Detections, InvalidInputError, TritonConfig
 from yolo26_triton.client.codec import MAX_DETECTIONS_LIMIT
 from yolo26_triton.rollout import CIRCUIT_OPEN, RolloutDetector, RolloutResult, RolloutRouter, key_bucket
+from yolo26_triton.rollout.agreement import ImageAgreement
 from yolo26_triton.rollout.local import UltralyticsDetector, load_ultralytics, predict_options
-from yolo26_triton.rollout.metrics import RolloutMetrics
+from yolo26_triton.rollout.metrics import PREFIX, RolloutMetrics
 from yolo26_triton.server import EmbeddedServer, ServerOptions
 
 from ..conftest import FAST_EXIT
+from ..prometheus_process import LocalPrometheus
 from ..prometheus_text import Samples, metrics_server, scrape, value
 from ..sample_images import SAMPLE_IMAGES
 from .test_ensemble import CONF
@@ -261,3 +263,61 @@ def test_detect_command_reports_backend_and_shadow_agreement(
     assert cli.main(argv) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(record["backend"], "shadow" in record) for record in records] == [("triton", False)] * 2
+
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "monitoring" / "grafana" / "dashboards" / "triton.json"
+
+
+def feed(metrics: RolloutMetrics, rng: random.Random) -> None:
+    """A moment of a 30 % rollout with shadow traffic on the rest, a fallback and a drop."""
+    for _ in range(20):
+        if rng.random() < 0.3:
+            metrics.request("triton", "serve")
+            metrics.answer("triton", "serve", rng.uniform(0.02, 0.05))
+        else:
+            metrics.request("local", "serve")
+            metrics.answer("local", "serve", rng.uniform(0.08, 0.2))
+            metrics.request("triton", "shadow")
+            metrics.answer("triton", "shadow", rng.uniform(0.02, 0.05))
+            metrics.shadow_compared(ImageAgreement(10, 10, 10 if rng.random() < 0.8 else 9, 1.0, 0.0))
+    metrics.error("triton", "serve", "ServerUnavailableError")
+    metrics.fallback("ServerUnavailableError")
+    metrics.error("triton", "shadow", "InferenceTimeoutError")
+    metrics.shadow_drop()
+
+
+def test_dashboard_rollout_row_answers_on_a_real_prometheus(tmp_path: Path) -> None:
+    # Every query of the Grafana rollout row, evaluated by Prometheus itself on the facade's metrics
+    # (fed with a seeded mix; the facade's own counting is tested above): each returns data.
+    registry = CollectorRegistry()
+    metrics = RolloutMetrics(registry)
+    metrics.rollout(30)
+    metrics.circuit(True)
+    queries = [
+        target["expr"]
+        for panel in json.loads(DASHBOARD.read_text())["panels"]
+        for target in panel.get("targets", [])
+        if PREFIX in target["expr"]
+    ]
+    rng = random.Random(0)
+    empty: list[str] = []
+
+    def every_query_answers() -> bool:
+        feed(metrics, rng)  # keeps the rates above zero while Prometheus scrapes every second
+        empty[:] = [query for query in queries if not prometheus.query(query)]
+        return not empty
+
+    with (
+        metrics_server(registry) as url,
+        LocalPrometheus(tmp_path, [url.removeprefix("http://")], rule_files=[]) as prometheus,
+    ):
+        try:
+            prometheus.wait(every_query_answers, timeout_s=60, what="every rollout query answers")
+        except AssertionError as error:
+            raise AssertionError(f"{error}; no data from: {empty}") from None
+        ((_, configured),) = prometheus.query("max(yolo26_detector_rollout_percent)")
+        ((_, circuit),) = prometheus.query("max(yolo26_detector_circuit_open)")
+        agreement = prometheus.query(next(query for query in queries if "shadow_matched_boxes" in query))
+    assert len(queries) >= 10
+    assert (configured, circuit) == (30, 1)
+    assert 0.9 < agreement[0][1] < 1.0  # one box in ten missed on a fifth of the images: about 0.98

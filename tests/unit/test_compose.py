@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +17,8 @@ from compose_spec import PyCompose
 
 from yolo26_triton.server import DEFAULT_DETECTOR_SLOTS, STEADY_MALLOC, ServerOptions
 
-ROOT = Path(__file__).resolve().parents[2]
-COMPOSE_FILE = ROOT / "docker-compose.yml"
+from ..compose_file import COMPOSE_FILE, ROOT, interpolate
+
 ENVIRONMENT = {"TRITON_ADMIN_KEY": "key", "GRAFANA_ADMIN_PASSWORD": "password"}
 HARDENED_FLAGS = (
     "--model-control-mode=none",
@@ -28,21 +27,6 @@ HARDENED_FLAGS = (
     "--http-restricted-api=model-repository,shared-memory,logging,trace:admin-key=key",
     "--grpc-restricted-protocol=model-repository,shared-memory,logging,trace:admin-key=key",
 )
-_VARIABLE = re.compile(r"\$\{(\w+)(?:(:[-?])([^}]*))?\}")
-
-
-def interpolate(text: str, environment: dict[str, str]) -> str:
-    """Compose's ``${VAR}``, ``${VAR:-default}`` and ``${VAR:?error}`` substitution."""
-
-    def substitute(match: re.Match[str]) -> str:
-        name, operator, argument = match.groups()
-        if environment.get(name):
-            return environment[name]
-        if operator == ":?":
-            raise ValueError(f"{name}: {argument}")
-        return argument or ""
-
-    return _VARIABLE.sub(substitute, text)
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import argparse
 import base64
 import csv
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -18,9 +19,12 @@ from benchmarks.configs import (
     set_queue_delay,
     set_ultralytics_metadata,
     ultralytics_metadata,
+    without_step,
 )
-from benchmarks.harness import Measurement, run_threads
-from benchmarks.run import compute_ratios
+from benchmarks.harness import CLIENT, Measurement, run_threads
+from benchmarks.link import shaping_commands
+from benchmarks.report import LINK, LOOPBACK, Results, render, targets
+from benchmarks.systems import SERVER, StepTimes
 from yolo26_triton import perf
 from yolo26_triton.repository import read_config
 from yolo26_triton.server import DEFAULT_REPOSITORY
@@ -85,6 +89,22 @@ def test_the_installed_perf_analyzer_and_its_libraries_are_found(tmp_path: Path)
     assert binary.is_file()
     folder = perf.link_libraries(tmp_path / "links")
     assert {path.name for path in folder.iterdir()} == set(perf.LIBRARY_PATTERNS)
+
+
+def test_perf_analyzer_command_passes_its_flags_to_the_binary_which_starts() -> None:
+    """The binary alone fails to load libb64.so.0d; through the command it starts and answers."""
+    import subprocess
+    import sys
+
+    triton_detect = str(Path(sys.executable).parent / "triton-detect")
+    completed = subprocess.run(
+        [triton_detect, "perf-analyzer", "--version"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "Perf Analyzer Version 2.51.0" in completed.stdout + completed.stderr
+    args = _parse(["perf-analyzer", "-m", "detect_ensemble", "-h"])
+    assert args.arguments == ["-m", "detect_ensemble", "-h"]  # nothing read by our parser, -h included
+    assert _parse(["perf-analyzer", "--", "-m", "x"]).arguments == ["--", "-m", "x"]  # "--" dropped later
 
 
 def test_command_line_names_model_url_protocol_data_and_report(tmp_path: Path) -> None:
@@ -160,6 +180,15 @@ def test_config_edits_on_a_copy_parse_back_as_model_configs(tmp_path: Path) -> N
     assert "dynamic" not in config.parameters["metadata"].string_value
 
 
+def test_an_ensemble_copy_can_leave_a_step_out(tmp_path: Path) -> None:
+    path = tmp_path / "config.pbtxt"
+    path.write_text(config_path(DEFAULT_REPOSITORY, "detect_ensemble").read_text())
+    edit_config(path, without_step("validate", "IMAGE"))
+    steps = read_config(path).ensemble_scheduling.step
+    assert [step.model_name for step in steps] == ["preprocess", "yolo26", "postprocess"]
+    assert dict(steps[0].input_map) == {"IMAGE": "IMAGE"}  # preprocess now reads the ensemble input
+
+
 def test_closed_loop_counts_requests_in_the_window_with_per_thread_state() -> None:
     made: list[int] = []
     result = run_threads(
@@ -174,23 +203,113 @@ def test_closed_loop_counts_requests_in_the_window_with_per_thread_state() -> No
     assert sorted(made) == [0, 1]
     assert 20 <= result.images <= 70 and result.errors == 0
     assert 5 <= result.p50_ms <= 30
+    assert 0 <= (result.cpu_ms_per_image(CLIENT) or 0) < 5  # sleeping costs the client little CPU
 
 
-def test_ratios_against_the_targets() -> None:
-    def m(system: str, level: int, images: int) -> Measurement:
-        return Measurement(system, level, images, 1.0, 1.0, 1.0, 0)
+def test_cpu_per_image_comes_from_the_clocks_read_at_the_window_edges() -> None:
+    def spin(_state: object, _image: bytes) -> None:  # 10 ms of this thread's CPU, however busy the machine
+        end = time.thread_time() + 0.01
+        while time.thread_time() < end:
+            pass
 
-    ratios = compute_ratios(
-        [
-            m("triton", 1, 10),
-            m("triton", 4, 15),
-            m("triton", 8, 14),
-            m("in-process", 1, 10),
-            m("ultralytics", 4, 9),
-        ]
+    ticks = iter(range(100))
+    result = run_threads(
+        "spin",
+        spin,
+        [b"a"],
+        1,
+        warmup_s=0.02,
+        duration_s=0.3,
+        cpu_clocks={CLIENT: time.process_time, "counter": lambda: float(next(ticks))},
     )
-    assert [(round(value or 0, 2), met) for _, _, value, met in ratios] == [
-        (1.0, True),
-        (1.4, True),
-        (1.67, True),
+    assert result.cpu_s["counter"] == 1.0  # read once when the window opened, once when it closed
+    # Requests that straddle an edge count whole but spin partly outside: a few percent either way.
+    assert 8 <= (result.cpu_ms_per_image(CLIENT) or 0) <= 20  # the process clock sees the spinning
+
+
+def test_targets_compare_the_systems_of_one_run() -> None:
+    def m(system: str, level: int, images: int, client_cpu_s: float = 1.0) -> Measurement:
+        return Measurement(system, level, images, 1.0, 1.0, 1.0, 0, {CLIENT: client_cpu_s})
+
+    loopback = [
+        m("triton", 1, 20, 0.1),
+        m("triton", 8, 33, 0.2),
+        m("ultralytics", 1, 18, 1.0),
+        m("ultralytics", 8, 34, 2.0),
+        m("in-process", 1, 25),
+        m("in-process", 8, 33),
+    ]
+    link = [m("triton", 4, 30), m("ultralytics", 4, 12)]
+    verdicts = {
+        target.name: (round(value, 3) if value is not None else None, met)
+        for target in targets((1, 8))
+        for value, met in [target.evaluate(Results.of(loopback, link))]
+    }
+    assert verdicts == {
+        "a/c images/s at c=1, loopback": (1.111, True),
+        "a/c images/s at c=8, loopback": (0.971, False),
+        f"a/c images/s at c=4, {LINK}": (2.5, True),
+        "a/b images/s at c=1": (0.8, True),
+        "a/b images/s at c=8": (1.0, True),
+        "client CPU per image a/c at c=1, loopback": (0.09, True),  # 5 ms against 55.6 ms
+        "client CPU per image a/c at c=8, loopback": (0.103, True),
+        "a at c=8 / a at c=1 images/s": (1.65, True),
+    }
+    assert targets((1,))[1].evaluate(Results.of(loopback))[1] is None  # no link run: not judged
+    assert LOOPBACK != LINK
+
+
+def test_the_report_marks_each_target_and_explains_each_miss_with_the_run_s_figures() -> None:
+    def m(system: str, level: int, images: int) -> Measurement:
+        return Measurement(
+            system, level, images, 1.0, 10.0, 20.0, 0, {CLIENT: 0.1 * images, SERVER: 0.9 * images}
+        )
+
+    loopback = [m("triton", 1, 20), m("triton", 8, 24), m("ultralytics", 1, 18), m("ultralytics", 8, 20)]
+    loopback += [m("in-process", 1, 22), m("in-process", 8, 23)]
+    steps = {1: [StepTimes("yolo26", 20, 20, 0.5, 0.2, 30.0, 0.3)]}
+    report = render(
+        loopback=loopback,
+        link=[],
+        link_probe=None,
+        link_skipped="`unshare -n` failed",
+        breakdown=steps,
+        levels=(1, 8),
+        context=dict.fromkeys(
+            (
+                "command",
+                "conditions",
+                "images",
+                "warmup",
+                "duration",
+                "dali_threads",
+                "onnx_threads",
+                "model",
+                "load_before",
+                "load_after",
+                "started",
+                "elapsed",
+            ),
+            "x",
+        ),
+        facts={"cpu": "test"},
+        notes="",
+    )
+    assert "Skipped: `unshare -n` failed." in report
+    assert "| a at c=8 / a at c=1 images/s | >= 1.5 | 1.20 | **no** |" in report
+    assert "| a/c images/s at c=1, loopback | >= 1 | 1.11 | yes |" in report
+    assert "| a/c images/s at c=4, 1 Gbit/s link | >= 2 | not run | - |" in report
+    assert "scaled by 1.05 in this run" in report  # b's own c=8 / c=1, from the same run
+    assert "yolo26 0.5 queued + 30.5 ms computing (batch 1.0)" in report
+    assert "| triton | 1 | 20.00 | 10.0 | 20.0 | 0 | 100.0 | 900.0 |" in report  # CPU ms per image
+
+
+def test_the_link_is_shaped_in_each_direction_by_the_server_ports() -> None:
+    commands = [" ".join(command) for command in shaping_commands([8000, 8001])]
+    assert commands[0] == "ip link set lo up"
+    assert "htb default 20" in commands[1]  # unmatched packets (client -> server): class 1:20
+    assert sum("rate 1gbit ceil 1gbit" in command for command in commands) == 2
+    assert [command.split("sport ")[1] for command in commands if "sport" in command] == [
+        "8000 0xffff flowid 1:10",
+        "8001 0xffff flowid 1:10",
     ]

@@ -16,6 +16,7 @@ from .config import TritonConfig
 from .errors import InvalidInputError, TritonError
 from .retry import retry_policy
 from .routing import VersionPicker, is_version, route_name
+from .tracing import RequestTracer
 from .transport import Transport, create_transport
 from .types import DetectionResult, ModelStatistics, ModelStatus, ModelVersionState, parse_statistics
 
@@ -36,16 +37,25 @@ class TritonClient:
     version's route; ``config.ab_split`` picks a route per request by weight
     (:mod:`~yolo26_triton.client.routing`). Either way ``result.model_version`` is the version
     that answered.
+
+    Tracing: where the OpenTelemetry SDK is set up, each :meth:`detect` is a span whose W3C
+    ``traceparent`` goes to the server, so that Triton's spans of the ensemble's steps join its trace
+    (:mod:`~yolo26_triton.client.tracing`).
     """
 
-    def __init__(self, config: TritonConfig, *, rng: random.Random | None = None) -> None:
+    def __init__(
+        self, config: TritonConfig, *, rng: random.Random | None = None, tracer_provider: Any = None
+    ) -> None:
         """Prepare a client for ``config``; no connection is opened yet.
 
         Args:
             config: Where the server is and how to talk to it.
             rng: Random source of the A/B split (``config.ab_split``); seed one to replay a sequence.
+            tracer_provider: OpenTelemetry ``TracerProvider`` of the client's spans; the global one
+                (what the application set up, if anything) when ``None``.
         """
         self.config = config
+        self._tracer = RequestTracer(tracer_provider)
         self._transport: Transport = create_transport(config)
         self._batch_slots = asyncio.Semaphore(config.max_concurrency)
         self._picker = VersionPicker(config.ab_split, rng) if config.ab_split else None
@@ -167,18 +177,26 @@ class TritonClient:
         started = time.monotonic()
         deadline = started + self.config.timeout
 
-        async def attempt() -> dict[str, npt.NDArray[Any]]:
-            return await self._transport.infer(
-                route,
-                inputs,
-                OUTPUTS,
-                parameters=parameters,
-                timeout_s=deadline - time.monotonic(),
-            )
+        attributes: dict[str, str | int] = {
+            "triton.model": route,
+            "triton.protocol": self.config.protocol,
+            "image.bytes": len(image),
+        }
+        with self._tracer.span("TritonClient.detect", attributes) as headers:
 
-        outputs: dict[str, npt.NDArray[Any]] = await retry_policy(
-            self.config.max_retries, self.config.timeout
-        )(attempt)
+            async def attempt() -> dict[str, npt.NDArray[Any]]:
+                return await self._transport.infer(
+                    route,
+                    inputs,
+                    OUTPUTS,
+                    parameters=parameters,
+                    timeout_s=deadline - time.monotonic(),
+                    headers=headers,
+                )
+
+            outputs: dict[str, npt.NDArray[Any]] = await retry_policy(
+                self.config.max_retries, self.config.timeout
+            )(attempt)
         detections, model_info = decode_detections(outputs)
         return DetectionResult(
             detections=detections, model_info=model_info, latency_s=time.monotonic() - started, route=route

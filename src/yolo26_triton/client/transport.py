@@ -69,8 +69,10 @@ class Transport(Protocol):
         *,
         parameters: Mapping[str, ParameterValue],
         timeout_s: float,
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, npt.NDArray[Any]]:
-        """Run one inference request and return the named outputs."""
+        """Run one inference request and return the named outputs; ``headers`` go with it (HTTP
+        headers, gRPC metadata), e.g. the W3C ``traceparent``."""
         ...
 
     async def close(self) -> None:
@@ -198,6 +200,7 @@ class GrpcTransport(_LoopBoundClient):
         *,
         parameters: Mapping[str, ParameterValue],
         timeout_s: float,
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, npt.NDArray[Any]]:
         infer_inputs = [_infer_input(grpcclient.InferInput, name, array) for name, array in inputs.items()]
         with _mapped_errors():
@@ -206,6 +209,7 @@ class GrpcTransport(_LoopBoundClient):
                 infer_inputs,
                 outputs=[grpcclient.InferRequestedOutput(name) for name in outputs],
                 parameters=dict(parameters),
+                headers=dict(headers) if headers else None,
                 client_timeout=timeout_s,
             )
         return outputs_as_numpy(result, outputs)
@@ -262,6 +266,7 @@ class HttpTransport(_LoopBoundClient):
         *,
         parameters: Mapping[str, ParameterValue],
         timeout_s: float,
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, npt.NDArray[Any]]:
         infer_inputs = [_infer_input(httpclient.InferInput, name, array) for name, array in inputs.items()]
         with _mapped_errors():
@@ -271,6 +276,7 @@ class HttpTransport(_LoopBoundClient):
                     infer_inputs,
                     outputs=[httpclient.InferRequestedOutput(name) for name in outputs],
                     parameters=dict(parameters),
+                    headers=dict(headers) if headers else None,
                 )
         return outputs_as_numpy(result, outputs)
 

@@ -21,11 +21,11 @@ class PreprocessedImage:
     """One image ready for the detector.
 
     Attributes:
-        pixels: ``(3, size, size)`` float32, RGB in 0..1, letterboxed.
+        pixels: ``(3, size, size)`` uint8, RGB grey levels, letterboxed.
         original_size: ``(2,)`` int32 ``[height, width]`` of the decoded image.
     """
 
-    pixels: NDArray[np.float32]
+    pixels: NDArray[np.uint8]
     original_size: NDArray[np.int32]
 
 

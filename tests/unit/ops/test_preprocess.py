@@ -39,7 +39,7 @@ EMPTY = "empty"
 
 def assert_same(result: PreprocessedImage | InvalidImageError, expected: PreprocessedImage) -> None:
     assert isinstance(result, PreprocessedImage), result
-    assert result.pixels.dtype == np.float32
+    assert result.pixels.dtype == np.uint8
     assert result.pixels.shape == (3, 640, 640)
     np.testing.assert_array_equal(result.pixels, expected.pixels)
     np.testing.assert_array_equal(result.original_size, expected.original_size)

@@ -1,0 +1,381 @@
+"""RESULTS.md of :mod:`benchmarks.run`: the tables, the targets with met/missed, where the time goes.
+
+Targets are ratios of images/s (or of CPU per image) measured in ONE run on one machine
+(issue #13): the ensemble (a) must never lose to Ultralytics' documented Triton path (c), stay
+close to the same ops in one process (b), cost the client little CPU, and still gain from
+concurrency. A target whose levels were not run shows "not run".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import os
+import platform
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .harness import CLIENT, Measurement
+from .link import RATE, LinkProbe
+from .systems import SERVER, StepTimes
+
+LOOPBACK, LINK = "loopback", "1 Gbit/s link"
+Network = str
+Key = tuple[Network, str, int]
+"""(network, system, concurrency)."""
+
+
+@dataclass(frozen=True)
+class Results:
+    """Everything one run measured, by (network, system, concurrency)."""
+
+    measurements: dict[Key, Measurement]
+
+    @classmethod
+    def of(cls, loopback: Sequence[Measurement], link: Sequence[Measurement] = ()) -> Results:
+        """Indexes the loopback and link measurements."""
+        table = {(LOOPBACK, m.system, m.concurrency): m for m in loopback}
+        table.update({(LINK, m.system, m.concurrency): m for m in link})
+        return cls(table)
+
+    def throughput(self, network: Network, system: str, level: int) -> float | None:
+        """Images/s, or None if not measured."""
+        found = self.measurements.get((network, system, level))
+        return found.throughput if found is not None else None
+
+    def client_cpu(self, network: Network, system: str, level: int) -> float | None:
+        """Client CPU ms per image, or None if not measured."""
+        found = self.measurements.get((network, system, level))
+        return found.cpu_ms_per_image(CLIENT) if found is not None else None
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target: ``value(results) >= threshold`` (or ``<=`` with ``at_most``)."""
+
+    name: str
+    threshold: float
+    value: Callable[[Results], float | None]
+    at_most: bool = False
+    kind: str = ""
+    """Which explanation applies when missed (see :func:`explain_miss`)."""
+
+    def evaluate(self, results: Results) -> tuple[float | None, bool | None]:
+        """``(value, met)``; ``(None, None)`` when a needed level was not measured."""
+        value = self.value(results)
+        if value is None:
+            return None, None
+        return value, (value <= self.threshold if self.at_most else value >= self.threshold)
+
+    @property
+    def shown_threshold(self) -> str:
+        """``>= 1.0`` or ``<= 0.2``."""
+        return f"{'<=' if self.at_most else '>='} {self.threshold:g}"
+
+
+def _ratio(top: float | None, bottom: float | None) -> float | None:
+    return top / bottom if top is not None and bottom else None
+
+
+Side = tuple[Network, str, int]
+"""(network, system, concurrency) of one side of a ratio."""
+
+
+def _images_per_s(top: Side, bottom: Side) -> Callable[[Results], float | None]:
+    return lambda results: _ratio(results.throughput(*top), results.throughput(*bottom))
+
+
+def _client_cpu(top: Side, bottom: Side) -> Callable[[Results], float | None]:
+    return lambda results: _ratio(results.client_cpu(*top), results.client_cpu(*bottom))
+
+
+def targets(levels: Sequence[int]) -> list[Target]:
+    """The issue's targets for the measured ``levels`` (a/c and client CPU at each loopback level)."""
+    a, b, c = "triton", "in-process", "ultralytics"
+    rows = [
+        Target(
+            f"a/c images/s at c={n}, loopback",
+            1.0,
+            _images_per_s((LOOPBACK, a, n), (LOOPBACK, c, n)),
+            kind="a/c",
+        )
+        for n in levels
+    ]
+    rows += [
+        Target(f"a/c images/s at c=4, {LINK}", 2.0, _images_per_s((LINK, a, 4), (LINK, c, 4)), kind="link"),
+        Target("a/b images/s at c=1", 0.8, _images_per_s((LOOPBACK, a, 1), (LOOPBACK, b, 1)), kind="a/b"),
+        Target("a/b images/s at c=8", 0.95, _images_per_s((LOOPBACK, a, 8), (LOOPBACK, b, 8)), kind="a/b"),
+    ]
+    rows += [
+        Target(
+            f"client CPU per image a/c at c={n}, loopback",
+            0.2,
+            _client_cpu((LOOPBACK, a, n), (LOOPBACK, c, n)),
+            at_most=True,
+            kind="cpu",
+        )
+        for n in levels
+    ]
+    rows.append(
+        Target(
+            "a at c=8 / a at c=1 images/s",
+            1.5,
+            _images_per_s((LOOPBACK, a, 8), (LOOPBACK, a, 1)),
+            kind="scaling",
+        )
+    )
+    return rows
+
+
+# ---------------------------------------------------------------------------------------- machine
+
+
+def machine_facts() -> dict[str, str]:
+    """CPU, cores, versions."""
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    facts = {
+        "cpu": cpu,
+        "nproc": str(os.cpu_count()),
+        "affinity": str(len(os.sched_getaffinity(0))),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "tritonserver": "2.51.0 (nvidia-pytriton wheel, CPU profile, Python backend)",
+    }
+    for package in (
+        "nvidia-pytriton",
+        "tritonclient",
+        "onnxruntime",
+        "nvidia-dali-cuda120",
+        "ultralytics",
+        "torch",
+        "numpy",
+        "opencv-python",
+    ):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            facts[package] = importlib.metadata.version(package)
+    return facts
+
+
+def load_average() -> str:
+    """``/proc/loadavg``'s three averages."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+# ---------------------------------------------------------------------------------------- rendering
+
+
+def _cpu(measurement: Measurement, clock: str) -> str:
+    value = measurement.cpu_ms_per_image(clock)
+    return "-" if value is None else f"{value:.1f}"
+
+
+def measurement_table(measurements: Sequence[Measurement]) -> list[str]:
+    """Markdown rows of images/s, latency and CPU per image."""
+    lines = [
+        "| system | concurrency | images/s | p50 ms | p99 ms | errors | client CPU ms/img "
+        "| server CPU ms/img |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {m.system} | {m.concurrency} | {m.throughput:.2f} | {m.p50_ms:.1f} | {m.p99_ms:.1f} | {m.errors} "
+        f"| {_cpu(m, CLIENT)} | {_cpu(m, SERVER)} |"
+        for m in measurements
+    ]
+    return lines
+
+
+def step_table(breakdown: dict[int, list[StepTimes]]) -> list[str]:
+    """Markdown rows of the statistics extension's per-model averages."""
+    lines = [
+        "| concurrency | model | requests | batch | queue ms | input ms | infer ms | output ms |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for level, steps in sorted(breakdown.items()):
+        for step in steps:
+            lines.append(
+                f"| {level} | {step.model} | {step.requests} | {step.average_batch:.2f} | "
+                f"{step.queue_ms:.1f} | {step.compute_input_ms:.1f} | {step.compute_infer_ms:.1f} | "
+                f"{step.compute_output_ms:.1f} |"
+            )
+    return lines
+
+
+def explain_miss(target: Target, results: Results, breakdown: dict[int, list[StepTimes]]) -> str:
+    """Where the time goes for a missed target, in this run's own figures, and what would close it."""
+    steps = {level: {step.model: step for step in found} for level, found in breakdown.items()}
+
+    def where(level: int, network: Network = LOOPBACK) -> str:
+        if network != LOOPBACK:
+            return ""  # the statistics are kept for the loopback run
+        mine = steps.get(level, {})
+        if not mine:
+            return ""
+        parts = [
+            f"{name} {step.queue_ms:.1f} queued + "
+            f"{step.compute_input_ms + step.compute_infer_ms + step.compute_output_ms:.1f} "
+            f"ms computing (batch {step.average_batch:.1f})"
+            for name, step in mine.items()
+            if name != "detect_ensemble"
+        ]
+        ensemble = mine.get("detect_ensemble")
+        total = (
+            f"; the ensemble {ensemble.compute_infer_ms + ensemble.queue_ms:.1f} ms in all"
+            if ensemble
+            else ""
+        )
+        return f" At c={level}, per request: " + ", ".join(parts) + total + "."
+
+    def cpu(network: Network, system: str, level: int) -> str:
+        found = results.measurements.get((network, system, level))
+        if found is None:
+            return "?"
+        client, server = found.cpu_ms_per_image(CLIENT), found.cpu_ms_per_image(SERVER)
+        return f"{(client or 0) + (server or 0):.0f} ms (client {client or 0:.0f}, server {server or 0:.0f})"
+
+    if target.kind == "a/c":
+        level = int(target.name.split("c=")[1].split(",")[0])
+        return (
+            f"CPU per image on both sides: a {cpu(LOOPBACK, 'triton', level)}, "
+            f"c {cpu(LOOPBACK, 'ultralytics', level)}."
+            + where(level)
+            + " On one machine c's client decodes and runs NMS on the same cores as the server; the "
+            "ensemble's extra cost is its four Python-backend hops (validate, preprocess, yolo26, "
+            "postprocess), each a round trip through the stub's shared memory, and DALI's CPU decode + "
+            "letterbox, about twice OpenCV's CPU per image (benchmarks/COMPONENTS.md). What would close "
+            "it: Triton's own DALI and onnxruntime backends (no stub hop; in the NGC image, not in the "
+            "embedded binary)."
+        )
+    if target.kind == "a/b":
+        level = int(target.name.split("c=")[1])
+        return (
+            f"CPU per image: a {cpu(LOOPBACK, 'triton', level)} against "
+            f"b's {cpu(LOOPBACK, 'in-process', level)} "
+            "(b: everything in one process)."
+            + where(level)
+            + " b passes arrays between its two stages in memory; a pays gRPC, the ensemble scheduler "
+            "and a shared-memory round trip per step. What would close it: the native backends of the "
+            "NGC image for preprocess and yolo26."
+        )
+    if target.kind == "link":
+        return (
+            "Over the link c moves the FP32 letterboxed image up (4.9 MB) and the raw detections "
+            "down (2.8 MB) for each image, a the JPEG and a few boxes; 7.7 MB take 62 ms at 1 Gbit/s, "
+            "so c's requests wait on the link while its CPU (and the server's) idles. CPU per image: "
+            f"c {cpu(LINK, 'ultralytics', 4)} against a {cpu(LINK, 'triton', 4)}." + where(4, LINK)
+        )
+    if target.kind == "cpu":
+        return "The client's CPU per image is the load generator process's CPU time over the window."
+    if target.kind == "scaling":
+        b_scaling = _ratio(
+            results.throughput(LOOPBACK, "in-process", 8), results.throughput(LOOPBACK, "in-process", 1)
+        )
+        same_ops = (
+            f" b, the same ops in one process, scaled by {b_scaling:.2f} in this run." if b_scaling else ""
+        )
+        return (
+            "a at c=1 already keeps both cores busy for most of each request (the detector runs alone "
+            "on two threads, about two thirds of the CPU per image); what concurrency adds is the "
+            "overlap of the other steps and one-thread runs side by side, which spend less CPU per "
+            "image. The faster a lone request (a/b at c=1), the less there is left to gain."
+            + same_ops
+            + where(1)
+            + where(8)
+        )
+    return ""
+
+
+def render(
+    *,
+    loopback: Sequence[Measurement],
+    link: Sequence[Measurement],
+    link_probe: LinkProbe | None,
+    link_skipped: str | None,
+    breakdown: dict[int, list[StepTimes]],
+    levels: Sequence[int],
+    context: dict[str, str],
+    facts: dict[str, str],
+    notes: str,
+) -> str:
+    """RESULTS.md."""
+    results = Results.of(loopback, link)
+    lines = [
+        "# Benchmark results",
+        "",
+        "Generated by `benchmarks/run.py` (`make bench`; do not edit by hand, rerun it). "
+        "a = `detect_ensemble` on the embedded tritonserver, CPU profile, gRPC, the project's async client; "
+        "b = the same decode + letterbox + onnxruntime + NMS in one process (two-stage micro-batching "
+        "service, same thread budget); c = Ultralytics' documented Triton path, "
+        "`YOLO('http://HOST:PORT/ultralytics_yolo26', task='detect')` (pre/post-processing in the client, "
+        "one YOLO object per calling thread) against the same detector served with its FP32 input, "
+        "as Ultralytics exports it.",
+        "",
+        f"Command: `{context['command']}`",
+        "",
+        f"Conditions: {context['conditions']}",
+        "",
+        f"Images: {context['images']} (cycled; callers start on different images). "
+        f"Per level: {context['warmup']} s warm-up, {context['duration']} s measured. "
+        f"Thread budget: DALI {context['dali_threads']}, onnxruntime {context['onnx_threads']} "
+        "(read from the repository's CPU configs, used by a and b alike). "
+        f"Model: {context['model']}. CPU per image: CPU time over the window divided by the images "
+        "answered in it; client = the load generator's process, server = tritonserver and its stubs.",
+        "",
+        f"## {LOOPBACK.capitalize()}",
+        "",
+        *measurement_table(loopback),
+        "",
+        f"## Over a {LINK} (network namespace, `tc` HTB, {RATE} each way)",
+        "",
+    ]
+    if link_skipped:
+        lines.append(f"Skipped: {link_skipped}.")
+    else:
+        if link_probe is not None:
+            lines.append(
+                f"Link measured before the server started, one TCP stream each way at once: "
+                f"{link_probe.up_gbit_s:.2f} Gbit/s up, {link_probe.down_gbit_s:.2f} Gbit/s down."
+            )
+            lines.append("")
+        lines += measurement_table(link)
+    lines += ["", "## Targets", "", "| target | threshold | measured | met |", "|---|---|---:|---|"]
+    missed: list[tuple[Target, float]] = []
+    for target in targets(levels):
+        value, met = target.evaluate(results)
+        shown = "not run" if value is None else f"{value:.2f}"
+        verdict = "-" if met is None else ("yes" if met else "**no**")
+        lines.append(f"| {target.name} | {target.shown_threshold} | {shown} | {verdict} |")
+        if met is False and value is not None:
+            missed.append((target, value))
+    lines += ["", "## Missed targets: where the time goes (this run's figures) and what would close it", ""]
+    if missed:
+        lines += [
+            f"- **{t.name}** ({value:.2f}): {explain_miss(t, results, breakdown)}" for t, value in missed
+        ]
+    else:
+        lines.append("None missed.")
+    lines += [
+        "",
+        "## Where the time goes in a (statistics extension, averages per request over each window)",
+        "",
+        "queue = waiting for the model's dynamic batcher and instance; infer = the model's `execute()` "
+        "share per request (Python-backend IPC of inputs and outputs included in input/output); "
+        "batch = requests per execution.",
+        "",
+        *step_table(breakdown),
+        "",
+        "## Machine",
+        "",
+        *(f"- {key}: {value}" for key, value in facts.items()),
+        f"- load average before: {context['load_before']}; after: {context['load_after']}",
+        f"- started {context['started']}, took {context['elapsed']} s",
+        "",
+    ]
+    if notes:
+        lines += ["## Notes", "", notes, ""]
+    return "\n".join(lines)
