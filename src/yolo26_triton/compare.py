@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .builder import DEFAULT_WEIGHTS, INPUT_SIZE
+from .builder import DEFAULT_WEIGHTS
 from .cli_client import (
     EXIT_FAILED,
     EXIT_OK,
@@ -70,6 +70,7 @@ from .cli_client import (
 )
 from .client import Detections, TritonClient, TritonConfig, TritonError
 from .client.codec import MAX_DETECTIONS_LIMIT
+from .contract import INPUT_SIZE
 
 LETTERBOX_MODES = ("rect", "square")
 DEFAULT_CONF, DEFAULT_IOU, DEFAULT_MAX_DET = 0.25, 0.7, 300
