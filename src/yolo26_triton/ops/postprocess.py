@@ -176,15 +176,20 @@ WARMUP_ANCHORS = 512
 """Anchors of the classic-head sample the configs' ``model_warmup`` sends (two NMS blocks)."""
 
 
-def warmup_classic_output(anchors: int = WARMUP_ANCHORS, classes: int = 80) -> NDArray[np.float32]:
-    """A seeded classic-head output ``(4 + classes, anchors)`` with overlapping boxes and scores above
-    the default threshold: the warmup runs every kernel of the NMS (``postprocess/warmup/``)."""
-    generator = np.random.default_rng(0)
+def synthetic_classic_output(
+    anchors: int = WARMUP_ANCHORS, classes: int = 80, *, hot: int | None = None, seed: int = 0
+) -> NDArray[np.float32]:
+    """A seeded classic-head output ``(4 + classes, anchors)``: boxes around a dozen centers, so that
+    they overlap, every score below 0.1 except ``hot`` anchors (all by default) that score one of four
+    classes between 0.3 and 0.95. The configs' ``model_warmup`` sends it (``postprocess/warmup/``), so
+    the warmup runs every kernel of the NMS; ``scripts/gpu_check.py`` uses it as detector output."""
+    generator = np.random.default_rng(seed)
     raw = np.empty((4 + classes, anchors), np.float32)
     centers = generator.uniform(40, 600, (12, 2))
     which = generator.integers(0, len(centers), anchors)
     raw[0:2] = (centers[which] + generator.normal(0, 6, (anchors, 2))).T
     raw[2:4] = generator.uniform(30, 120, (2, anchors))
     raw[4:] = generator.uniform(0, 0.1, (classes, anchors))
-    raw[4 + generator.integers(0, 4, anchors), np.arange(anchors)] = generator.uniform(0.3, 0.95, anchors)
+    chosen = np.arange(anchors) if hot is None else generator.choice(anchors, hot, replace=False)
+    raw[4 + generator.integers(0, 4, len(chosen)), chosen] = generator.uniform(0.3, 0.95, len(chosen))
     return raw

@@ -16,7 +16,7 @@ from yolo26_triton.ops.metadata import (
     DetectorMetadata,
     UnknownDetectorError,
 )
-from yolo26_triton.ops.postprocess import Postprocessor, RequestTensors, to_host, warmup_classic_output
+from yolo26_triton.ops.postprocess import Postprocessor, RequestTensors, synthetic_classic_output, to_host
 from yolo26_triton.repository import read_config
 
 from ...raw_outputs import classic_head, nms_free_head
@@ -149,7 +149,7 @@ def test_warmup_samples_run_the_whole_nms(postprocessor: Postprocessor, config: 
     assert json.loads(classic[0]["MODEL_INFO"][0, 0])["model"] == "model_warmup"
     np.testing.assert_array_equal(
         np.fromfile(REPOSITORY / "postprocess" / "warmup" / "output0_84x512", np.float32).reshape(84, 512),
-        warmup_classic_output(),
+        synthetic_classic_output(),
     )
 
 
