@@ -25,7 +25,7 @@ export YOLO_OFFLINE=1
   echo "date: $(date -Is)"; echo "host cores: $(nproc)"; grep -m1 "model name" /proc/cpuinfo || true
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv || echo "no nvidia-smi"
   "$PYTHON" -c 'import sys; print("python", sys.version.split()[0])'
-  command -v trtexec >/dev/null && echo "trtexec: $(command -v trtexec)" || echo "trtexec: none"
+  "$PYTHON" -c 'import tensorrt; print("tensorrt", tensorrt.__version__)' 2>/dev/null || echo "tensorrt: none"
   echo "tritonserver: ${TRITONSERVER:-embedded 2.51 (CPU profile)}"
   uptime
 } | tee "$OUT/machine.txt"
@@ -40,11 +40,9 @@ fi
 
 ARGS=(--repository "$REPO" --duration "$DURATION" --warmup 3 --out "$OUT")
 if [ -n "${TRITONSERVER:-}" ]; then
-  if [ ! -f "$REPO/yolo26/1/model.plan" ]; then
-    command -v trtexec >/dev/null || { echo "the gpu profile needs yolo26/1/model.plan: trtexec not found" >&2; exit 1; }
-    trtexec --onnx="$REPO/yolo26/1/model.onnx" --saveEngine="$REPO/yolo26/1/model.plan" --fp16 \
-      --minShapes=images:1x3x640x640 --optShapes=images:8x3x640x640 --maxShapes=images:16x3x640x640
-  fi
+  # The FP16 plan through Ultralytics' onnx2engine (TensorRT 11 has no trtexec --fp16); skipped when
+  # model.plan.json says it is up to date. Needs TensorRT's Python module (the builder image has it).
+  "$PYTHON" -m yolo26_triton.cli build --repository "$REPO" --weights yolo26n.yaml --engine
   CONCURRENCY=${CONCURRENCY:-1,4,8,16,32,64}
   ARGS+=(--tritonserver "$TRITONSERVER" --concurrency "$CONCURRENCY")
 else

@@ -45,6 +45,10 @@ PY
     { date -Is; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
       "$VENV/bin/python" -c 'import sys, numpy, cupy; print("python", sys.version.split()[0], "numpy", numpy.__version__, "cupy", cupy.__version__)'
     } | tee "$OUT/machine.txt"
+    # CuPy against NumPy on the GPU, no server (tests/unit/ops/test_detections_cupy.py; no conftest: the
+    # shared fixtures need torch and Ultralytics, which this machine's Python may not hold).
+    timeout 180 "$VENV/bin/python" -m pytest -q --noconftest -p no:cacheprovider \
+      tests/unit/ops/test_detections_cupy.py 2>&1 | tee "$OUT/cupy-tests.txt" || true
     PYTHONUNBUFFERED=1 timeout --kill-after=10 "${TIMEOUT_S:-500}" \
       "$VENV/bin/python" scripts/gpu_check.py --images "$CARRY/images" --out "$OUT" --budget-s "${BUDGET_S:-360}"
     ;;
