@@ -20,6 +20,7 @@ same nodes, same weights; TensorRT's parser infers every shape itself.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import cv2
@@ -215,3 +216,20 @@ def test_engine_build_without_a_gpu_says_so(multi_model_repository: Path) -> Non
 def test_engine_build_without_tensorrt_says_where_to_build() -> None:
     with pytest.raises(EngineError, match=r"TensorRT's Python module is not importable.*builder image"):
         tensorrt_version()
+
+
+def test_a_tensorrt_other_than_the_images_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plan loads only in the TensorRT that built it: the builder's must be the image's ($TRT_VERSION).
+
+    No TensorRT installs here, so a module that only reports a version stands in for it."""
+    (tmp_path / "tensorrt").mkdir()
+    (tmp_path / "tensorrt" / "__init__.py").write_text('__version__ = "10.13.3.9"\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "tensorrt", raising=False)
+    monkeypatch.setenv("TRT_VERSION", "11.0.0.114")
+    with pytest.raises(
+        EngineError, match=r"TensorRT 10.13.3.9 is importable but the image carries TensorRT 11.0.0.114"
+    ):
+        tensorrt_version()
+    monkeypatch.setenv("TRT_VERSION", "10.13.3.9")
+    assert tensorrt_version() == "10.13.3.9"
