@@ -24,7 +24,7 @@ from pathlib import Path
 from types import FrameType
 
 from .builder import DEFAULT_WEIGHTS, BuildError, build_repository
-from .engine import EngineError, build_engine
+from .engine import INT8_MIN_AGREEMENT, EngineError, build_engine
 from .ops.metadata import METADATA_FILENAME, DetectorMetadata
 from .repository import (
     TEMPLATE_DETECTOR,
@@ -98,6 +98,19 @@ def _parser(*, all_commands: bool = True) -> argparse.ArgumentParser:
         help="also build <model>/<version>/model.plan (FP16, dynamic batch 1..16) with Ultralytics' "
         "onnx2engine where TensorRT and a GPU are; skipped when model.plan.json says it is up to date "
         "(same ONNX, TensorRT version and GPU)",
+    )
+    build.add_argument(
+        "--int8",
+        type=Path,
+        metavar="CALIBRATION_DIR",
+        help="build an INT8 plan instead, calibrated on the JPEGs in CALIBRATION_DIR (implies --engine); "
+        "accepted only if it agrees with the FP32 model (report beside the plan)",
+    )
+    build.add_argument(
+        "--int8-min-agreement",
+        type=float,
+        default=INT8_MIN_AGREEMENT,
+        help=f"least agreement of the INT8 graph's boxes with FP32's (default {INT8_MIN_AGREEMENT})",
     )
     _add_repository(build)
     build.set_defaults(func=_build)
@@ -196,8 +209,15 @@ def _build(args: argparse.Namespace) -> int:
     )
     if metadata.untrained:
         log.warning("UNTRAINED model (%s): its boxes mean nothing", metadata.source)
-    if args.engine:
-        log.info("TensorRT engine -> %s", build_engine(result.onnx_path, force=args.force))
+    if args.engine or args.int8:
+        plan = build_engine(
+            result.onnx_path,
+            precision="int8" if args.int8 else "fp16",
+            calibration=args.int8,
+            min_agreement=args.int8_min_agreement,
+            force=args.force,
+        )
+        log.info("TensorRT engine -> %s", plan)
     else:
         log.info("TensorRT engine for the GPU profile: `triton-detect build --engine` where TensorRT is")
     return 0

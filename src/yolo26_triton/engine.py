@@ -13,7 +13,11 @@ drives that code for the model repository:
 2. :func:`fp16_graph` is the FP16 graph a TensorRT 11 build parses: AutoCast through Ultralytics'
    ``modelopt_quantize_onnx``. It runs on a CPU, and the CI check compares it with the FP32 model
    on onnxruntime (``tests/unit/test_engine.py``);
-3. :func:`build_engine` builds ``model.plan`` with ``onnx2engine`` and records beside it, in
+3. :func:`int8_graph` is the INT8 alternative (``--int8 CALIBRATION_DIR``): explicit Q/DQ nodes
+   calibrated on the user's own JPEGs through the same Ultralytics function, accepted only with a
+   :func:`parity_report` against the FP32 model (written beside the plan; the build fails below a
+   floor of agreement);
+4. :func:`build_engine` builds ``model.plan`` with ``onnx2engine`` and records beside it, in
    ``model.plan.json``, the TensorRT version, the GPU and the ONNX it was built from; it builds again
    when any of them changed, and refuses a TensorRT whose version differs from the image's
    (``$TRT_VERSION``): Triton could not load that plan.
@@ -43,13 +47,18 @@ from .contract import INPUT_SIZE, MAX_BATCH_SIZE
 
 log = logging.getLogger(__name__)
 
-Precision = Literal["fp16", "fp32"]
+Precision = Literal["fp16", "int8", "fp32"]
 ENGINE_SHAPE = (MAX_BATCH_SIZE, 3, INPUT_SIZE, INPUT_SIZE)
 """The optimization profile's opt and max shape (min: batch 1)."""
 CALIBRATION_SHAPE = (1, 3, INPUT_SIZE, INPUT_SIZE)
 """AutoCast's calibration batch: Ultralytics broadcasts one image to the shape, so batch 1 gives the
 same graph as ``ENGINE_SHAPE`` for 1/16 of the memory."""
 PROVENANCE_SUFFIX = ".plan.json"
+PARITY_SUFFIX = ".int8-parity.json"
+INT8_MIN_AGREEMENT = 0.9
+"""Default floor of the INT8 graph's agreement with the FP32 model (:func:`parity_report`)."""
+HOLD_OUT_EVERY = 5
+"""With at least this many calibration images, every 5th is kept out of calibration for the report."""
 TENSORRT_VERSION_VARIABLE = "TRT_VERSION"
 """Set by the NGC images to the TensorRT they carry (production_image.toml, tensorrt_major)."""
 
@@ -66,8 +75,9 @@ class EngineProvenance:
         tensorrt: TensorRT version of the build (a plan loads only in the same version).
         gpu: Name of the GPU it was built on.
         compute_capability: That GPU's ``major.minor`` (a plan runs on that architecture only).
-        precision: ``fp16`` or ``fp32``.
+        precision: ``fp16``, ``int8`` or ``fp32``.
         onnx_sha256: SHA-256 of the exported ONNX it was built from.
+        calibration_sha256: For INT8, SHA-256 over the calibration JPEGs; empty otherwise.
     """
 
     tensorrt: str
@@ -75,6 +85,7 @@ class EngineProvenance:
     compute_capability: str
     precision: str
     onnx_sha256: str
+    calibration_sha256: str = ""
 
     def write(self, path: Path) -> None:
         """Writes the record as JSON."""
@@ -94,7 +105,14 @@ class EngineProvenance:
             return ["no record of the existing plan"]
         return [
             f"{name} {getattr(other, name)} -> {getattr(self, name)}"
-            for name in ("tensorrt", "gpu", "compute_capability", "precision", "onnx_sha256")
+            for name in (
+                "tensorrt",
+                "gpu",
+                "compute_capability",
+                "precision",
+                "onnx_sha256",
+                "calibration_sha256",
+            )
             if getattr(self, name) != getattr(other, name)
         ]
 
@@ -159,6 +177,127 @@ def fp16_graph(onnx_path: Path, workdir: Path) -> Path:
     return Path(modelopt_quantize_onnx(str(source), 16, shape=CALIBRATION_SHAPE, dynamic=True))
 
 
+def calibration_images(folder: Path) -> list[Path]:
+    """The JPEGs of ``folder``, sorted.
+
+    Raises:
+        EngineError: There are none.
+    """
+    if not folder.is_dir():
+        raise EngineError(f"--int8 {folder}: not a folder of calibration JPEGs")
+    images = sorted(path for path in folder.iterdir() if path.suffix.lower() in (".jpg", ".jpeg"))
+    if not images:
+        raise EngineError(f"--int8 {folder}: no .jpg or .jpeg files to calibrate with")
+    return images
+
+
+def letterboxed(images: Sequence[Path]) -> Any:
+    """``(N, 3, 640, 640)`` uint8 RGB: each JPEG read by ``cv2.imread`` and letterboxed by Ultralytics."""
+    import cv2
+    import numpy as np
+    from ultralytics.data.augment import LetterBox
+
+    letterbox = LetterBox((INPUT_SIZE, INPUT_SIZE), auto=False)
+    batch = []
+    for path in images:
+        bgr = cv2.imread(str(path))
+        if bgr is None:
+            raise EngineError(f"{path}: not a decodable image")
+        batch.append(letterbox(image=bgr)[..., ::-1].transpose(2, 0, 1))
+    return np.ascontiguousarray(np.stack(batch))
+
+
+def int8_graph(onnx_path: Path, images: Any, workdir: Path) -> Path:
+    """The INT8 graph: explicit Q/DQ nodes from ModelOpt, calibrated on ``images`` (uint8, letterboxed),
+    through Ultralytics' ``modelopt_quantize_onnx`` (precision 8; the head's output convolutions and DFL
+    stay in float, as Ultralytics chooses)."""
+    import torch
+    from ultralytics.utils.export.engine import modelopt_quantize_onnx
+
+    source = engine_input(onnx_path, workdir / "model.onnx")
+    dataset = [{"img": torch.from_numpy(images)}]
+    return Path(
+        modelopt_quantize_onnx(str(source), 8, dataset=dataset, shape=CALIBRATION_SHAPE, dynamic=True)
+    )
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    """How a reduced-precision graph's detections agree with the FP32 model's on some images.
+
+    Attributes:
+        images: Names of the images compared.
+        held_out: Whether those images were kept out of the calibration.
+        reference_boxes: Boxes of the FP32 model, all images (Ultralytics' default thresholds).
+        candidate_boxes: Boxes of the reduced-precision graph.
+        matched: Pairs matched one to one (same class, IoU >= 0.5).
+        agreement: ``2 * matched / (reference_boxes + candidate_boxes)``.
+        mean_iou: Mean IoU of the matched pairs (None without any).
+        max_score_diff: Largest score difference of a matched pair (None without any).
+    """
+
+    images: tuple[str, ...]
+    held_out: bool
+    reference_boxes: int
+    candidate_boxes: int
+    matched: int
+    agreement: float
+    mean_iou: float | None
+    max_score_diff: float | None
+
+    def write(self, path: Path) -> None:
+        """Writes the report as JSON."""
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+
+def parity_report(
+    reference: Path, candidate: Path, images: Any, names: Sequence[str], *, held_out: bool
+) -> ParityReport:
+    """Runs both graphs with onnxruntime on the CPU on ``images`` (uint8, letterboxed) and matches their
+    final detections (:mod:`yolo26_triton.ops.matching`)."""
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+
+    from .ops.detections import DetectionSettings, select_detections
+    from .ops.matching import agreement_score, match_detections
+
+    candidate_model = onnx.load(str(candidate))
+    del candidate_model.graph.value_info[:]  # ModelOpt's shape annotations confuse onnxruntime's planner
+    sessions = [
+        ort.InferenceSession(source, providers=["CPUExecutionProvider"])
+        for source in (str(reference), candidate_model.SerializeToString())
+    ]
+    reference_boxes = candidate_boxes = matched = 0
+    ious: list[float] = []
+    score_diffs: list[float] = []
+    for start in range(0, len(images), 8):
+        pixels = images[start : start + 8].astype(np.float32) / 255
+        outputs = [session.run(None, {"images": pixels})[0] for session in sessions]
+        for expected, actual in zip(*outputs, strict=True):
+            ref_boxes, ref_scores, ref_classes = select_detections(expected, DetectionSettings(), np)
+            boxes, scores, classes = select_detections(actual, DetectionSettings(), np)
+            matches = match_detections(ref_boxes, ref_classes, boxes, classes)
+            reference_boxes, candidate_boxes = (
+                reference_boxes + len(ref_scores),
+                candidate_boxes + len(scores),
+            )
+            matched += len(matches)
+            ious.extend(matches.iou.tolist())
+            differences = np.abs(ref_scores[matches.reference_index] - scores[matches.candidate_index])
+            score_diffs.extend(differences.tolist())
+    return ParityReport(
+        images=tuple(names),
+        held_out=held_out,
+        reference_boxes=reference_boxes,
+        candidate_boxes=candidate_boxes,
+        matched=matched,
+        agreement=agreement_score(matched, reference_boxes, candidate_boxes),
+        mean_iou=sum(ious) / len(ious) if ious else None,
+        max_score_diff=max(score_diffs) if score_diffs else None,
+    )
+
+
 def tensorrt_version() -> str:
     """The version of the importable TensorRT Python module.
 
@@ -206,20 +345,35 @@ def gpu_identity(index: int = 0) -> tuple[str, str]:
     return (name.decode() if isinstance(name, bytes) else str(name)), f"{major}.{minor}"
 
 
-def build_engine(onnx_path: Path, *, precision: Precision = "fp16", force: bool = False) -> Path:
+def build_engine(
+    onnx_path: Path,
+    *,
+    precision: Precision = "fp16",
+    calibration: Path | None = None,
+    min_agreement: float = INT8_MIN_AGREEMENT,
+    force: bool = False,
+) -> Path:
     """Builds ``model.plan`` beside ``onnx_path`` (dynamic batch 1..16 at 640x640), if needed.
 
-    Skipped when ``model.plan.json`` says the plan came from the same ONNX, TensorRT version, GPU and
-    precision. TensorRT 11 parses :func:`fp16_graph`; TensorRT 10 and older get the FP32 graph and
-    Ultralytics' FP16 builder flag.
+    Skipped when ``model.plan.json`` says the plan came from the same ONNX, TensorRT version, GPU,
+    precision and calibration images. FP16: TensorRT 11 parses :func:`fp16_graph`; TensorRT 10 and
+    older get the FP32 graph and Ultralytics' FP16 builder flag. INT8: :func:`int8_graph` from the
+    JPEGs in ``calibration``, first checked against the FP32 model (:func:`parity_report`, written to
+    ``model.int8-parity.json``).
 
     Raises:
         EngineError: No TensorRT or GPU, a graph whose inputs or outputs no longer match the
-            configs, or a failed build.
+            configs, an INT8 graph below ``min_agreement``, or a failed build.
     """
+    if (precision == "int8") != (calibration is not None):
+        raise EngineError("INT8 needs calibration images (--int8 CALIBRATION_DIR), and only INT8 uses them")
     plan, record_path = plan_path(onnx_path), provenance_path(onnx_path)
+    images = calibration_images(calibration) if calibration is not None else []
+    calibration_hash = hashlib.sha256("".join(map(sha256, images)).encode()).hexdigest() if images else ""
     gpu, capability = gpu_identity()
-    current = EngineProvenance(tensorrt_version(), gpu, capability, precision, sha256(onnx_path))
+    current = EngineProvenance(
+        tensorrt_version(), gpu, capability, precision, sha256(onnx_path), calibration_sha256=calibration_hash
+    )
     changes = current.changes_from(EngineProvenance.read(record_path))
     if plan.exists() and not changes and not force:
         log.info("%s is up to date (%s): TensorRT build skipped", plan, record_path.name)
@@ -230,13 +384,13 @@ def build_engine(onnx_path: Path, *, precision: Precision = "fp16", force: bool 
     with tempfile.TemporaryDirectory(prefix="engine-") as folder:
         workdir = Path(folder)
         strongly_typed = int(current.tensorrt.split(".")[0]) >= 11
-        if precision == "fp16" and strongly_typed:
+        if precision == "int8":
+            graph, quantize = _checked_int8_graph(onnx_path, images, workdir, min_agreement), 8
+        elif precision == "fp16" and strongly_typed:
             graph, quantize = fp16_graph(onnx_path, workdir), None  # the precision is in the graph
         else:
-            graph, quantize = (
-                engine_input(onnx_path, workdir / "model.onnx"),
-                (16 if precision == "fp16" else None),
-            )
+            graph = engine_input(onnx_path, workdir / "model.onnx")
+            quantize = 16 if precision == "fp16" else None
         problems = io_problems(graph, expected_io(onnx_path))
         if problems:
             raise EngineError(f"{graph.name} no longer matches the configs: {'; '.join(problems)}")
@@ -249,6 +403,51 @@ def build_engine(onnx_path: Path, *, precision: Precision = "fp16", force: bool 
     current.write(record_path)
     log.info("%s built with TensorRT %s for %s (%s)", plan, current.tensorrt, gpu, precision)
     return plan
+
+
+def split_calibration(images: list[Path]) -> tuple[list[Path], list[Path], bool]:
+    """``(calibrate, compare, held_out)``: from :data:`HOLD_OUT_EVERY` images on, every 5th is kept out
+    of calibration and compared; below that, all images do both."""
+    if len(images) < HOLD_OUT_EVERY:
+        return images, images, False
+    compared = images[HOLD_OUT_EVERY - 1 :: HOLD_OUT_EVERY]
+    return [path for path in images if path not in compared], compared, True
+
+
+def accept_int8(report: ParityReport, min_agreement: float, report_path: Path) -> None:
+    """Raises :class:`EngineError` when the INT8 graph agrees less than ``min_agreement`` with FP32."""
+    if report.agreement < min_agreement:
+        raise EngineError(
+            f"the INT8 graph agrees {report.agreement:.3f} with the FP32 model, below {min_agreement} "
+            f"({report_path}): calibrate on more, or more typical, images, or keep FP16"
+        )
+
+
+def _checked_int8_graph(onnx_path: Path, images: list[Path], workdir: Path, min_agreement: float) -> Path:
+    """:func:`int8_graph` of the calibration images, with its :func:`parity_report` written beside the
+    plan and :func:`accept_int8` applied."""
+    calibrate, compared, held_out = split_calibration(images)
+    graph = int8_graph(onnx_path, letterboxed(calibrate), workdir)
+    report = parity_report(
+        onnx_path, graph, letterboxed(compared), [path.name for path in compared], held_out=held_out
+    )
+    report_path = onnx_path.with_suffix(PARITY_SUFFIX)
+    report.write(report_path)
+    log.info(
+        "INT8 against FP32 on %d %s images: agreement %.3f (%d pairs of %d and %d boxes), mean IoU %s, "
+        "largest score difference %s (%s)",
+        len(compared),
+        "held-out" if held_out else "calibration",
+        report.agreement,
+        report.matched,
+        report.reference_boxes,
+        report.candidate_boxes,
+        report.mean_iou,
+        report.max_score_diff,
+        report_path,
+    )
+    accept_int8(report, min_agreement, report_path)
+    return graph
 
 
 @dataclass(frozen=True)

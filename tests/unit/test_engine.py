@@ -29,18 +29,21 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from yolo26_triton.compare import agreement_score, match_detections
 from yolo26_triton.engine import (
     EngineError,
     EngineProvenance,
+    ParityReport,
+    accept_int8,
     build_engine,
     config_io,
     engine_input,
     io_problems,
     onnx_io,
+    split_calibration,
     tensorrt_version,
 )
 from yolo26_triton.ops.detections import DetectionSettings, select_detections
+from yolo26_triton.ops.matching import agreement_score, match_detections
 from yolo26_triton.repository import read_config
 
 from ..conftest import END_TO_END_MODEL
@@ -233,3 +236,60 @@ def test_a_tensorrt_other_than_the_images_is_refused(tmp_path: Path, monkeypatch
         tensorrt_version()
     monkeypatch.setenv("TRT_VERSION", "10.13.3.9")
     assert tensorrt_version() == "10.13.3.9"
+
+
+MAKE_INT8_GRAPH = """
+import json, sys
+from pathlib import Path
+from yolo26_triton.engine import int8_graph, letterboxed, parity_report
+onnx_path, output, *images = map(Path, sys.argv[1:])
+graph = int8_graph(onnx_path, letterboxed(images), output)
+report = parity_report(onnx_path, graph, letterboxed(images), [path.name for path in images], held_out=False)
+report.write(output / "parity.json")
+print(json.dumps({"graph": str(graph)}))
+"""
+
+
+def test_int8_graph_and_its_parity_report(
+    multi_model_repository: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """``--int8``: the Q/DQ graph from the sample JPEGs, made with the builder image's packages, keeps the
+    configs' tensors; its report against FP32 counts boxes and pairs (numbers of this fixture model:
+    INT8 moves its crowded, near-tied scores more than FP16 does)."""
+    folder = tmp_path_factory.mktemp("int8")
+    onnx_path = multi_model_repository / "yolo26" / "1" / "model.onnx"
+    completed = run_in_image(
+        BUILDER_IMAGE,
+        MAKE_INT8_GRAPH,
+        folder / "site-packages",
+        argv=[str(onnx_path), str(folder), *map(str, SAMPLE_IMAGES)],
+        environment={"YOLO_OFFLINE": "1"},
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    graph = Path(json.loads(completed.stdout.strip().splitlines()[-1])["graph"])
+    node_types = {node.op_type for node in onnx.load(str(graph)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= node_types
+    config = read_config(multi_model_repository / "yolo26" / "config.pbtxt")
+    assert io_problems(graph, config_io(config)) == []
+    report = json.loads((folder / "parity.json").read_text())
+    assert report["images"] == [path.name for path in SAMPLE_IMAGES] and not report["held_out"]
+    assert report["reference_boxes"] > 0 and 0 < report["matched"] <= report["reference_boxes"]
+    assert 0 < report["agreement"] <= 1
+
+
+def test_calibration_keeps_every_fifth_image_out_for_the_report(tmp_path: Path) -> None:
+    few = [tmp_path / f"{index}.jpg" for index in range(4)]
+    assert split_calibration(few) == (few, few, False)
+    many = [tmp_path / f"{index}.jpg" for index in range(12)]
+    calibrate, compared, held_out = split_calibration(many)
+    assert held_out and compared == [many[4], many[9]]
+    assert set(calibrate) == set(many) - set(compared)
+
+
+def test_an_int8_graph_below_the_floor_is_refused(tmp_path: Path) -> None:
+    report = ParityReport(("a.jpg",), True, 10, 9, 8, 16 / 19, 0.9, 0.05)
+    accept_int8(report, 0.8, tmp_path / "model.int8-parity.json")
+    with pytest.raises(EngineError, match=r"agrees 0.842 with the FP32 model, below 0.9"):
+        accept_int8(report, 0.9, tmp_path / "model.int8-parity.json")
+    with pytest.raises(EngineError, match="INT8 needs calibration images"):
+        build_engine(tmp_path / "model.onnx", precision="int8")
