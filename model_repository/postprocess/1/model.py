@@ -54,7 +54,7 @@ class TritonPythonModel:
         tensor = pb_utils.get_input_tensor_by_name(request, name)
         if tensor.is_cpu():
             return tensor.as_numpy()
-        return self._xp.from_dlpack(tensor.to_dlpack())
+        return self._xp.from_dlpack(tensor)  # the tensor speaks the DLPack protocol (__dlpack__)
 
     @staticmethod
     def _response(result):

@@ -193,3 +193,16 @@ def synthetic_classic_output(
     chosen = np.arange(anchors) if hot is None else generator.choice(anchors, hot, replace=False)
     raw[4 + generator.integers(0, 4, len(chosen)), chosen] = generator.uniform(0.3, 0.95, len(chosen))
     return raw
+
+
+def synthetic_nms_free_output(rows: int = 300, classes: int = 80, *, seed: int = 0) -> NDArray[np.float32]:
+    """A seeded NMS-free output ``(rows, 6)`` (``x1, y1, x2, y2, score, class``, best first), half of
+    it above the default threshold: the warmup's second sample (``postprocess/warmup/``)."""
+    generator = np.random.default_rng(seed)
+    raw = np.empty((rows, 6), np.float32)
+    corners = generator.uniform(0, 560, (rows, 2))
+    raw[:, 0:2] = corners
+    raw[:, 2:4] = corners + generator.uniform(10, 80, (rows, 2))
+    raw[:, 4] = np.sort(generator.uniform(0, 0.5, rows))[::-1]
+    raw[:, 5] = generator.integers(0, classes, rows)
+    return raw

@@ -16,7 +16,13 @@ from yolo26_triton.ops.metadata import (
     DetectorMetadata,
     UnknownDetectorError,
 )
-from yolo26_triton.ops.postprocess import Postprocessor, RequestTensors, synthetic_classic_output, to_host
+from yolo26_triton.ops.postprocess import (
+    Postprocessor,
+    RequestTensors,
+    synthetic_classic_output,
+    synthetic_nms_free_output,
+    to_host,
+)
 from yolo26_triton.repository import read_config
 
 from ...raw_outputs import classic_head, nms_free_head
@@ -146,10 +152,14 @@ def test_warmup_samples_run_the_whole_nms(postprocessor: Postprocessor, config: 
         assert not isinstance(result, Exception), result
     kept = classic[0]["SCORES"].shape[1]
     assert 1 < kept < 512  # candidates above the threshold, and some suppressed: NMS really ran
+    assert nms_free[0]["SCORES"].shape[1] == 150  # the rows above the default threshold
     assert json.loads(classic[0]["MODEL_INFO"][0, 0])["model"] == "model_warmup"
+    warmup = REPOSITORY / "postprocess" / "warmup"
     np.testing.assert_array_equal(
-        np.fromfile(REPOSITORY / "postprocess" / "warmup" / "output0_84x512", np.float32).reshape(84, 512),
-        synthetic_classic_output(),
+        np.fromfile(warmup / "output0_84x512", np.float32).reshape(84, 512), synthetic_classic_output()
+    )
+    np.testing.assert_array_equal(
+        np.fromfile(warmup / "output0_300x6", np.float32).reshape(300, 6), synthetic_nms_free_output()
     )
 
 
