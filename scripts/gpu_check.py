@@ -313,8 +313,8 @@ def letterbox(path: Path) -> Sample:
     return Sample(path.name, pixels, np.array([height, width], np.int32))
 
 
-def serve(repository: Path, device: str, log: Path) -> tuple[EmbeddedServer, float]:
-    """Starts the embedded server on ``repository``; returns it and its seconds to READY."""
+def server_for(repository: Path, device: str, log: Path) -> EmbeddedServer:
+    """The embedded server for ``repository`` (started by ``with``, stopped at its end)."""
     extra = ["--exit-timeout-secs=5"]
     if device == "gpu":
         pool = re.search(r"--cuda-memory-pool-byte-size=0:\$\{\w+:-(\d+)\}", COMPOSE_FILE.read_text())
@@ -328,10 +328,7 @@ def serve(repository: Path, device: str, log: Path) -> tuple[EmbeddedServer, flo
     options = ServerOptions.on_free_ports(
         repository=repository, profile="gpu", detector_slots=0, extra_args=tuple(extra)
     )
-    server = EmbeddedServer(options, log_file=log.open("w"))
-    started = time.perf_counter()
-    server.start(timeout=300)
-    return server, time.perf_counter() - started
+    return EmbeddedServer(options, log_file=log.open("w"))
 
 
 def first_call(server: EmbeddedServer, sample: Sample) -> float:
@@ -370,16 +367,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {"device": device, "samples": [sample.name for sample in samples]}
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as folder:
+        report["workdir"] = folder  # in the servers' command lines: no process may keep it after the run
         cold = build_repository(Path(folder) / "cold", device=device, warmup=False)
-        server, ready_s = serve(cold, device, args.out / "tritonserver-nowarmup.log")
-        with server:
+        started = time.perf_counter()
+        with server_for(cold, device, args.out / "tritonserver-nowarmup.log") as server:
+            report["ready_s_without_warmup"] = time.perf_counter() - started
             report["first_call_ms_without_warmup"] = first_call(server, samples[0])
-        report["ready_s_without_warmup"] = ready_s
         warm = build_repository(Path(folder) / "warm", device=device, warmup=True)
-        server, ready_s = serve(warm, device, args.out / "tritonserver.log")
-        with server:
+        started = time.perf_counter()
+        with server_for(warm, device, args.out / "tritonserver.log") as server:
             url = server.options.http_url
-            report["ready_s_with_warmup"] = ready_s
+            report["ready_s_with_warmup"] = time.perf_counter() - started
             report["first_call_ms_with_warmup"] = first_call(server, samples[0])
             placements, agreement = [], {}
             for sample in samples:

@@ -12,6 +12,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,25 @@ def test_gpu_check_runs_on_the_cpu(tmp_path: Path) -> None:
     for key in ("first_call_ms_without_warmup", "first_call_ms_with_warmup", "ready_s_with_warmup"):
         assert report[key] > 0
     assert (out / "tritonserver.log").stat().st_size > 0
+    deadline = time.monotonic() + 15  # stubs end a moment after their server
+    while (leftovers := _processes_mentioning(report["workdir"])) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert leftovers == [], f"servers or stubs still running after the check: {leftovers}"
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    return [
+        entry.name
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and text.encode() in _command_line(entry)
+    ]
+
+
+def _command_line(process: Path) -> bytes:
+    try:
+        return (process / "cmdline").read_bytes()
+    except OSError:
+        return b""  # ended while we looked
 
 
 def test_gpu_check_wrapper_is_valid_bash() -> None:
