@@ -1,14 +1,20 @@
 """``triton-detect``: build the model, serve it, and talk to it.
 
-Subcommands: ``build``, ``pin``, ``serve`` and ``demo`` here; ``detect``, ``health``, ``stats`` and
-``models`` are thin layers over the client (:mod:`yolo26_triton.cli_client`); ``perf`` runs
-perf_analyzer (:mod:`yolo26_triton.perf`); ``compare`` checks the server against in-process
-Ultralytics (:mod:`yolo26_triton.compare`).
+Subcommands: ``build``, ``pin`` and ``serve`` here; ``demo`` (:mod:`yolo26_triton.demo`);
+``detect``, ``health``, ``stats`` and ``models`` are thin layers over the client
+(:mod:`yolo26_triton.cli_client`); ``perf`` runs perf_analyzer (:mod:`yolo26_triton.perf`);
+``compare`` checks the server against in-process Ultralytics (:mod:`yolo26_triton.compare`).
+
+The modules of the other subcommands are imported only when one of them (or the top-level help)
+is asked for: ``build``, ``pin`` and ``serve`` import neither the client nor its libraries
+(tritonclient, aiohttp, grpc), which the builder image does not hold
+(``tests/unit/test_container_imports.py`` runs ``build`` with exactly that image's packages).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import signal
@@ -17,8 +23,8 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from . import cli_client
-from .builder import DEFAULT_WEIGHTS, BuildError, build_engine, build_repository
+from .builder import DEFAULT_WEIGHTS, BuildError, build_repository
+from .engine import INT8_MIN_AGREEMENT, EngineError, build_engine
 from .ops.metadata import METADATA_FILENAME, DetectorMetadata
 from .repository import (
     TEMPLATE_DETECTOR,
@@ -30,6 +36,10 @@ from .server import DEFAULT_DETECTOR_SLOTS, DEFAULT_REPOSITORY, EmbeddedServer, 
 
 log = logging.getLogger("triton-detect")
 
+LOCAL_COMMANDS = frozenset({"build", "pin", "serve"})
+"""Subcommands defined in this module; running one imports none of :data:`COMMAND_MODULES`."""
+COMMAND_MODULES = ("demo", "cli_client", "perf", "compare")
+"""Modules whose ``register(subparsers)`` adds the other subcommands."""
 WATCHDOG_INTERVAL_S = 2.0
 EXIT_UNHEALTHY = 3
 """Exit code of ``serve`` when a model's stub process died (a supervisor should restart it)."""
@@ -37,18 +47,21 @@ EXIT_UNHEALTHY = 3
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``triton-detect`` console script."""
-    parser = _parser()
-    args = parser.parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else argv
+    command = next((argument for argument in arguments if not argument.startswith("-")), None)
+    parser = _parser(all_commands=command not in LOCAL_COMMANDS)
+    args = parser.parse_args(arguments)
     logging.basicConfig(level=logging.INFO, format="triton-detect: %(message)s")
     try:
         exit_code: int = args.func(args)
-    except (BuildError, ServerError) as error:
+    except (BuildError, EngineError, ServerError) as error:
         log.error("%s", error)
         return 1
     return exit_code
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(*, all_commands: bool = True) -> argparse.ArgumentParser:
+    """The command line; with ``all_commands=False`` only :data:`LOCAL_COMMANDS` are registered."""
     parser = argparse.ArgumentParser(
         prog="triton-detect",
         description="Build the YOLO26 model repository, serve it on Triton, and talk to it.",
@@ -82,8 +95,22 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--engine",
         action="store_true",
-        help="also build <model>/<version>/model.plan with trtexec (where TensorRT is; skipped when "
-        "up to date)",
+        help="also build <model>/<version>/model.plan (FP16, dynamic batch 1..16) with Ultralytics' "
+        "onnx2engine where TensorRT and a GPU are; skipped when model.plan.json says it is up to date "
+        "(same ONNX, TensorRT version and GPU)",
+    )
+    build.add_argument(
+        "--int8",
+        type=Path,
+        metavar="CALIBRATION_DIR",
+        help="build an INT8 plan instead, calibrated on the JPEGs in CALIBRATION_DIR (implies --engine); "
+        "accepted only if it agrees with the FP32 model (report beside the plan)",
+    )
+    build.add_argument(
+        "--int8-min-agreement",
+        type=float,
+        default=INT8_MIN_AGREEMENT,
+        help=f"least agreement of the INT8 graph's boxes with FP32's (default {INT8_MIN_AGREEMENT})",
     )
     _add_repository(build)
     build.set_defaults(func=_build)
@@ -112,14 +139,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_server_options(serve)
     serve.set_defaults(func=_serve)
 
-    from .compare import register as register_compare
-    from .demo import register as register_demo
-    from .perf import register as register_perf
-
-    register_demo(commands)
-    cli_client.register(commands)
-    register_perf(commands)
-    register_compare(commands)
+    if all_commands:
+        for name in COMMAND_MODULES:
+            importlib.import_module(f".{name}", __package__).register(commands)
     return parser
 
 
@@ -200,14 +222,17 @@ def _build(args: argparse.Namespace) -> int:
     )
     if metadata.untrained:
         log.warning("UNTRAINED model (%s): its boxes mean nothing", metadata.source)
-    log.info("GPU preprocess pipeline -> %s", result.dali_path)
-    if args.engine:
-        log.info("TensorRT engine -> %s", build_engine(result.onnx_path, force=args.force))
-    else:
-        log.info(
-            "TensorRT engine for the GPU profile (run where TensorRT is, e.g. the NGC image):\n  %s",
-            result.trtexec_command,
+    if args.engine or args.int8:
+        plan = build_engine(
+            result.onnx_path,
+            precision="int8" if args.int8 else "fp16",
+            calibration=args.int8,
+            min_agreement=args.int8_min_agreement,
+            force=args.force,
         )
+        log.info("TensorRT engine -> %s", plan)
+    else:
+        log.info("TensorRT engine for the GPU profile: `triton-detect build --engine` where TensorRT is")
     return 0
 
 

@@ -27,6 +27,7 @@ OTLP/HTTP endpoint. Rate 0 (the default) traces only the requests that carry a W
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import secrets
 import signal
@@ -195,13 +196,14 @@ class _WheelLayout:
 
     @classmethod
     def find(cls) -> _WheelLayout:
-        try:
-            import pytriton
-        except ImportError as error:
+        # Located, not imported: the package's __init__ imports its client and tritonclient, which a
+        # machine that only runs the server (scripts/gpu_check.sh on a lent GPU) does not hold.
+        spec = importlib.util.find_spec("pytriton")
+        if spec is None or not spec.submodule_search_locations:
             raise ServerError(
                 "the embedded server needs the nvidia-pytriton wheel: pip install 'yolo26-triton[server]'"
-            ) from error
-        root = Path(pytriton.__file__).resolve().parent / "tritonserver"
+            )
+        root = Path(next(iter(spec.submodule_search_locations))).resolve() / "tritonserver"
         python_version = f"{sys.version_info.major}.{sys.version_info.minor}"
         layout = cls(
             tritonserver=root / "bin" / "tritonserver",

@@ -24,19 +24,16 @@ from yolo26_triton.compare import (
     CompareReport,
     ImageAgreement,
     ImageComparison,
-    Matches,
     UltralyticsDetector,
     _ultralytics_logs_to_stderr,
-    agreement_score,
-    box_iou,
     format_report,
     image_agreement,
     load_ultralytics,
-    match_detections,
     served_model_warnings,
     summarize_agreement,
     summarize_latency,
 )
+from yolo26_triton.ops.matching import Matches, agreement_score, box_iou, match_detections
 
 BOXES = np.array([[10, 10, 50, 50], [100, 100, 200, 180], [300, 20, 340, 90]], dtype=np.float32)
 CLASSES = np.array([0, 2, 0])
