@@ -17,13 +17,26 @@ instance holds one :data:`DETECTOR_RESOURCE` while it executes, and the server h
 together never run more executions at once, and among the instances waiting for one, the one with
 the fewest executions so far goes next: a flood on one detector model cannot keep another from
 running (README, "Quotas").
+
+Local isolation (docs/security.md): the Python backend creates its ``/dev/shm`` regions (which carry
+the images) with mode 0644 whatever the umask, so the server runs in a private mount namespace with
+its own ``/dev/shm``, a tmpfs of mode 0700 that other local users cannot see (``unshare``; as root, or
+through an unprivileged user namespace). The regions carry a prefix of this launch
+(:attr:`EmbeddedServer.region_prefix`); the private tmpfs goes away with the server's processes, and
+where no private namespace can be made the regions are removed when the server stops.
+
+Triton takes the restricted-API key only on its command line, which every local user can read in
+``/proc/<pid>/cmdline``: without a key of the user's, the server gets :func:`unusable_admin_key`,
+which no HTTP or gRPC request can carry.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -33,6 +46,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal, Self
@@ -56,6 +70,17 @@ DEFAULT_DETECTOR_SLOTS: dict[Profile, int] = {"cpu": 2, "gpu": 1}
 (onnxruntime sessions of one thread); GPU, one engine at a time on each GPU."""
 
 STUB_NAME = "triton_python_backend_stub"
+SERVER_UMASK = 0o077
+"""File mode mask of the server and its stubs: files they create (trace output, for one) are this
+user's only. It does not reach the Python backend's regions: Boost.Interprocess sets their mode
+(0644) explicitly, hence the private ``/dev/shm``."""
+SHM_FOLDER = Path("/dev/shm")
+_PRIVATE_SHM = 'mount -t tmpfs -o mode=0700,nosuid,nodev yolo26-triton-shm /dev/shm && exec "$0" "$@"'
+"""Run inside the new mount namespace: a private ``/dev/shm``, then the server in place of the shell."""
+DEFAULT_EXIT_TIMEOUT_S = 5
+"""``--exit-timeout-secs``: how long Triton waits on SIGTERM for in-flight requests (and, in 2.51, for
+open client connections: one idle keep-alive client holds it that long, then it exits with code 1).
+Triton's own default is 30 s."""
 STEADY_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_ARENA_MAX": "2"}
 """glibc settings for the server and its stubs: large blocks (image tensors, batches) are mmapped and
 given back when freed, in few arenas. With glibc's adaptive threshold the resident memory of a
@@ -64,6 +89,43 @@ given back when freed, in few arenas. With glibc's adaptive threshold the reside
 
 class ServerError(RuntimeError):
     """The server could not be found, started or made ready."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) reaches this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def unusable_admin_key() -> str:
+    """A random restricted-API key that no request can carry.
+
+    Triton reads the key only from its command line, which every local user can read. This one
+    holds a CR LF between two random halves: an HTTP/1 header value ends at the first line break,
+    and gRPC metadata values are printable ASCII only, so knowing it does not open the restricted APIs.
+    """
+    return f"{secrets.token_urlsafe(18)}\r\n{secrets.token_urlsafe(18)}"
+
+
+def private_shm_prefix() -> list[str] | None:
+    """The command prefix that gives a process its own ``/dev/shm``; ``None`` where the host allows none.
+
+    ``unshare --mount`` needs root, or else an unprivileged user namespace (``--map-root-user``);
+    ``unshare`` without ``--fork`` execs in place, so the server keeps the launched process's PID.
+    """
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return None
+    prefix = [unshare, "--mount", "--propagation", "private"]
+    if os.geteuid() != 0:
+        prefix.append("--map-root-user")
+    prefix += ["--", "sh", "-c", _PRIVATE_SHM]
+    probe = subprocess.run([*prefix, "true"], capture_output=True, check=False)
+    return prefix if probe.returncode == 0 else None
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -91,6 +153,7 @@ class ServerOptions:
         detector_slots: Detector executions that may run at once, all detector models together
             (per GPU in the GPU profile); ``None`` for the profile's default
             (:data:`DEFAULT_DETECTOR_SLOTS`), ``0`` to turn the rate limiter off.
+        exit_timeout_s: ``--exit-timeout-secs`` (:data:`DEFAULT_EXIT_TIMEOUT_S`).
         extra_args: More ``tritonserver`` flags, appended last.
     """
 
@@ -103,6 +166,7 @@ class ServerOptions:
     tritonserver: Path | None = None
     admin_key: str | None = field(default=None, repr=False)
     detector_slots: int | None = None
+    exit_timeout_s: int = DEFAULT_EXIT_TIMEOUT_S
     extra_args: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
@@ -195,7 +259,10 @@ class EmbeddedServer:
         # The wheel's files, looked up once; None when an external tritonserver is used.
         self._wheel = _WheelLayout.find() if options.tritonserver is None else None
         self._backends = tempfile.TemporaryDirectory(prefix="yolo26-triton-backends-")
-        self._admin_key = options.admin_key or secrets.token_urlsafe(24)
+        self._admin_key = options.admin_key or unusable_admin_key()
+        self.region_prefix = f"yolo26_triton_{secrets.token_hex(8)}_"
+        """Prefix of this server's Python-backend shared-memory regions."""
+        self._private_shm: list[str] | None = None
 
     def command(self) -> list[str]:
         """The ``tritonserver`` command line."""
@@ -214,6 +281,8 @@ class EmbeddedServer:
             "--strict-readiness=true",
             "--exit-on-error=true",
             "--log-verbose=0",
+            f"--exit-timeout-secs={options.exit_timeout_s}",
+            f"--backend-config=python,shm-region-prefix-name={self.region_prefix}",
             f"--http-restricted-api={RESTRICTED_APIS}:{ADMIN_KEY_HEADER}={self._admin_key}",
             f"--grpc-restricted-protocol={RESTRICTED_APIS}:{ADMIN_KEY_HEADER}={self._admin_key}",
             # p50/p99 latency per model for the dashboards (nv_inference_request_summary_us).
@@ -233,7 +302,8 @@ class EmbeddedServer:
 
     def environment(self) -> dict[str, str]:
         """The server's environment: this interpreter's ``bin/`` and ``LIBDIR`` first."""
-        environment = dict(os.environ)
+        # The key reaches the server on its command line only (Triton offers no other way).
+        environment = {name: value for name, value in os.environ.items() if name != "TRITON_ADMIN_KEY"}
         for variable, value in STEADY_MALLOC.items():
             environment.setdefault(variable, value)
         environment["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), environment.get("PATH", "")])
@@ -253,11 +323,19 @@ class EmbeddedServer:
         if self._wheel:
             self._lay_out_python_backend(self._wheel)
         output = self._log_file if self._log_file is not None else None
+        self._private_shm = private_shm_prefix()
+        if self._private_shm is None:
+            warnings.warn(
+                "no private /dev/shm for the server (unshare --mount is not allowed here): other local users "
+                "can read the Python backend's shared-memory regions, which hold the images",
+                stacklevel=2,
+            )
         self._process = subprocess.Popen(
-            self.command(),
+            [*(self._private_shm or []), *self.command()],
             env=self.environment(),
             stdout=output,
             stderr=subprocess.STDOUT if output else None,
+            umask=SERVER_UMASK,
         )
         self.wait_until_ready(timeout=timeout)
 
@@ -308,18 +386,39 @@ class EmbeddedServer:
         if self._process is not None and self._process.poll() is None:
             self._process.send_signal(signal.SIGTERM)
 
+    @property
+    def shm_folder(self) -> Path:
+        """The ``/dev/shm`` the server's processes see: their private one while the server runs."""
+        if self._private_shm is not None and self._process is not None:
+            return Path(f"/proc/{self._process.pid}/root") / SHM_FOLDER.relative_to("/")
+        return SHM_FOLDER
+
+    def shared_memory_regions(self) -> list[Path]:
+        """This server's Python-backend regions (one per stub), in the ``/dev/shm`` its processes see."""
+        with contextlib.suppress(OSError):
+            return sorted(self.shm_folder.glob(f"{self.region_prefix}*"))
+        return []
+
     def kill(self) -> None:
         """Kills the server with SIGKILL, as a crash would; :meth:`start` may launch it again."""
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             process.kill()
             process.wait()
+        self._remove_regions()
+
+    def _remove_regions(self) -> None:
+        """Removes the regions a stopped server left in the host's ``/dev/shm`` (a dead stub leaves its
+        own); a private ``/dev/shm`` goes away by itself with the server's last process."""
+        for region in SHM_FOLDER.glob(f"{self.region_prefix}*"):
+            region.unlink(missing_ok=True)
 
     def stop(self, *, timeout: float = 45.0) -> int | None:
         """Stops the server with SIGTERM, SIGKILL after ``timeout`` seconds.
 
         On SIGTERM Triton finishes in-flight requests and waits for open client connections up to
-        its ``--exit-timeout-secs`` (30 s by default): close clients first for a quick stop.
+        its ``--exit-timeout-secs`` (:attr:`ServerOptions.exit_timeout_s`). The server's
+        shared-memory regions are removed once it has exited.
         """
         process, self._process = self._process, None
         if process is None:
@@ -331,6 +430,7 @@ class EmbeddedServer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        self._remove_regions()
         return process.returncode
 
     def close(self) -> None:
