@@ -26,8 +26,8 @@ through an unprivileged user namespace). The regions carry a prefix of this laun
 where no private namespace can be made the regions are removed when the server stops.
 
 Triton takes the restricted-API key only on its command line, which every local user can read in
-``/proc/<pid>/cmdline``: without a key of the user's, the server gets :func:`unusable_admin_key`,
-which no HTTP or gRPC request can carry.
+``/proc/<pid>/cmdline``: without a key of the user's, the server gets :func:`unusable_admin_key`
+under the gRPC header :data:`UNSENDABLE_GRPC_KEY_HEADER`, which no HTTP or gRPC request can carry.
 """
 
 from __future__ import annotations
@@ -57,6 +57,9 @@ RESTRICTED_APIS = "model-repository,shared-memory,logging,trace"
 settings. Health, metadata, model config, statistics and inference stay open."""
 ADMIN_KEY_HEADER = "admin-key"
 """HTTP header of the key; gRPC clients send it as ``triton-grpc-protocol-admin-key``."""
+UNSENDABLE_GRPC_KEY_HEADER = ADMIN_KEY_HEADER.upper()
+"""The gRPC key's header when nobody is to use it: Triton matches metadata names case-sensitively, and
+gRPC resets any stream whose header names are not lowercase (HTTP/2), so no request carries it."""
 DEFAULT_REPOSITORY = Path("model_repository")
 """The model repository of a checkout, relative to the working folder (the commands run from the
 repository root; ``--repository`` points elsewhere)."""
@@ -102,11 +105,12 @@ def is_loopback(host: str) -> bool:
 
 
 def unusable_admin_key() -> str:
-    """A random restricted-API key that no request can carry.
+    """A random restricted-API key that no HTTP request can carry.
 
     Triton reads the key only from its command line, which every local user can read. This one
-    holds a CR LF between two random halves: an HTTP/1 header value ends at the first line break,
-    and gRPC metadata values are printable ASCII only, so knowing it does not open the restricted APIs.
+    holds a CR LF between two random halves, and an HTTP/1 header value ends at the first line break.
+    Triton 2.51's gRPC server does accept a CR LF in a metadata value sent as raw HTTP/2, hence
+    :data:`UNSENDABLE_GRPC_KEY_HEADER` for gRPC.
     """
     return f"{secrets.token_urlsafe(18)}\r\n{secrets.token_urlsafe(18)}"
 
@@ -260,6 +264,7 @@ class EmbeddedServer:
         self._wheel = _WheelLayout.find() if options.tritonserver is None else None
         self._backends = tempfile.TemporaryDirectory(prefix="yolo26-triton-backends-")
         self._admin_key = options.admin_key or unusable_admin_key()
+        self._grpc_key_header = ADMIN_KEY_HEADER if options.admin_key else UNSENDABLE_GRPC_KEY_HEADER
         self.region_prefix = f"yolo26_triton_{secrets.token_hex(8)}_"
         """Prefix of this server's Python-backend shared-memory regions."""
         self._private_shm: list[str] | None = None
@@ -284,7 +289,7 @@ class EmbeddedServer:
             f"--exit-timeout-secs={options.exit_timeout_s}",
             f"--backend-config=python,shm-region-prefix-name={self.region_prefix}",
             f"--http-restricted-api={RESTRICTED_APIS}:{ADMIN_KEY_HEADER}={self._admin_key}",
-            f"--grpc-restricted-protocol={RESTRICTED_APIS}:{ADMIN_KEY_HEADER}={self._admin_key}",
+            f"--grpc-restricted-protocol={RESTRICTED_APIS}:{self._grpc_key_header}={self._admin_key}",
             # p50/p99 latency per model for the dashboards (nv_inference_request_summary_us).
             "--metrics-config=summary_latencies=true",
             *options.rate_limit_args,

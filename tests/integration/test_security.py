@@ -14,6 +14,9 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import h2.config
+import h2.connection
+import h2.events
 import pytest
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
@@ -97,11 +100,14 @@ def keyless_server(repository: Path, tmp_path_factory: pytest.TempPathFactory) -
         yield running
 
 
-def key_on_command_line(server: EmbeddedServer) -> bytes:
-    """What any local user reads in /proc/<pid>/cmdline (hardening issue, finding 2)."""
+def restricted_flags(server: EmbeddedServer) -> dict[str, bytes]:
+    """The restricted-API flags any local user reads in /proc/<pid>/cmdline (issue finding 2)."""
     arguments = Path(f"/proc/{server.pid}/cmdline").read_bytes().split(b"\0")
-    (flag,) = [argument for argument in arguments if argument.startswith(b"--http-restricted-api=")]
-    return flag.split(f"{ADMIN_KEY_HEADER}=".encode(), 1)[1]
+    flags = {}
+    for flag in (b"--http-restricted-api=", b"--grpc-restricted-protocol="):
+        (argument,) = [argument for argument in arguments if argument.startswith(flag)]
+        flags[flag.decode().strip("-=")] = argument[len(flag) :].split(b":", 1)[1]  # header=key
+    return flags
 
 
 def raw_status(server: EmbeddedServer, request: bytes) -> int:
@@ -111,31 +117,66 @@ def raw_status(server: EmbeddedServer, request: bytes) -> int:
     return int(answer.split(b" ")[1]) if answer.startswith(b"HTTP/1.") else 0
 
 
+def raw_grpc_status(server: EmbeddedServer, header: tuple[bytes, bytes]) -> str:
+    """What an attacker's own HTTP/2 client gets for SystemSharedMemoryStatus with ``header``."""
+    with socket.create_connection(("127.0.0.1", server.options.grpc_port), timeout=10) as connection:
+        config = h2.config.H2Configuration(
+            client_side=True, validate_outbound_headers=False, normalize_outbound_headers=False
+        )
+        client = h2.connection.H2Connection(config)
+        client.initiate_connection()
+        path = b"/inference.GRPCInferenceService/SystemSharedMemoryStatus"
+        request = [(b":method", b"POST"), (b":scheme", b"http"), (b":path", path), (b":authority", b"t")]
+        client.send_headers(
+            1, [*request, (b"content-type", b"application/grpc"), (b"te", b"trailers"), header]
+        )
+        client.send_data(1, bytes(5), end_stream=True)  # an empty request message
+        connection.sendall(client.data_to_send())
+        while data := connection.recv(65536):
+            for event in client.receive_data(data):
+                if isinstance(event, h2.events.StreamReset):
+                    return "reset"
+                if isinstance(event, h2.events.TrailersReceived | h2.events.ResponseReceived):
+                    status = dict(event.headers).get(b"grpc-status")
+                    if status is not None:
+                        return status.decode()
+            connection.sendall(client.data_to_send())
+    return "closed"
+
+
 def test_the_key_on_the_command_line_opens_nothing(keyless_server: EmbeddedServer) -> None:
-    """Without a user's key, the one Triton gets is readable by all but cannot be sent."""
-    key = key_on_command_line(keyless_server)
+    """Without a user's key, the one Triton gets is readable by all but no request can carry it."""
+    flags = restricted_flags(keyless_server)
+    header, _, key = flags["http-restricted-api"].partition(b"=")
+    assert header == ADMIN_KEY_HEADER.encode()
     first, _, second = key.partition(b"\r\n")
     assert first and second  # the line break is in the key Triton holds
-    # Every way to put those bytes in a header: the value ends at the line break, or the request breaks.
+    # Every way to put those bytes in an HTTP header: the value ends at the line break, or the request breaks.
     for value in (key, first, second, key.replace(b"\r\n", b"\n"), first + b"\r\n " + second):
         request = (
             b"POST /v2/systemsharedmemory/region/stub/register HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n"
-            + ADMIN_KEY_HEADER.encode()
+            + header
             + b": "
             + value
             + b"\r\n\r\n{}"
         )
         assert raw_status(keyless_server, request) in (0, 400, 403), value
-    # gRPC metadata values are printable ASCII only: the client will not even send it.
-    client = grpcclient.InferenceServerClient(keyless_server.options.grpc_url)
-    try:
-        with pytest.raises(InferenceServerException, match="Invalid metadata"):
-            client.get_system_shared_memory_status(
-                headers={f"triton-grpc-protocol-{ADMIN_KEY_HEADER}": key.decode()}
-            )
-    finally:
-        client.close()
+    # gRPC: the name holds capitals, which HTTP/2 forbids (the stream is reset), and Triton compares
+    # names case-sensitively (lowercase is refused). Triton 2.51 would take the CR LF value itself.
+    grpc_header, _, grpc_key = flags["grpc-restricted-protocol"].partition(b"=")
+    assert grpc_key == key and grpc_header != grpc_header.lower()
+    name = b"triton-grpc-protocol-" + grpc_header
+    assert raw_grpc_status(keyless_server, (name, key)) == "reset"
+    assert raw_grpc_status(keyless_server, (name.lower(), key)) == "14"  # UNAVAILABLE: restricted
     assert len(keyless_server.python_stubs()) == 5  # no stub was reached
+
+
+def test_a_users_key_is_readable_by_every_local_user(server: EmbeddedServer) -> None:
+    """What stays open (docs/security.md): Triton takes a user's key on its command line only, so any
+    local user can read it and use it; serve warns, and the docs limit it to single-user hosts."""
+    header, _, key = restricted_flags(server)["grpc-restricted-protocol"].partition(b"=")
+    assert key == ADMIN_KEY.encode()
+    assert raw_grpc_status(server, (b"triton-grpc-protocol-" + header, key)) == "0"  # OK
 
 
 def other_user() -> str:
