@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import signal
@@ -243,3 +244,31 @@ def test_serve_exits_when_a_stub_dies(repository: Path, tmp_path: Path) -> None:
         assert not processes_naming(prefix)
     finally:
         serve.kill()
+
+
+def executions(server: EmbeddedServer, model: str) -> int:
+    """How many requests ``model`` has run (Triton's statistics)."""
+    url = f"http://{server.options.http_url}/v2/models/{model}/stats"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        statistics = json.load(response)["model_stats"]
+    return sum(int(version["inference_count"]) for version in statistics)
+
+
+@pytest.mark.parametrize(
+    ("parameters", "phrase"),
+    [
+        ({"conf_threshold": 1.5}, "conf_threshold must be a number in [0, 1]"),
+        ({"iou_threshold": "high"}, "iou_threshold must be a number in [0, 1]"),
+        ({"max_detections": 0}, "max_detections must be an integer in [1, 300]"),
+    ],
+)
+def test_bad_parameters_are_refused_before_any_decode(
+    server: EmbeddedServer, parameters: dict[str, object], phrase: str
+) -> None:
+    """Validate checks them first (hardening issue, finding 7): preprocess never runs."""
+    before = executions(server, "preprocess")
+    with pytest.raises(InferenceServerException) as refused:
+        infer(server, "grpc", SAMPLE_IMAGES[0].read_bytes(), **parameters)
+    assert "INVALID_ARGUMENT" in str(refused.value.status())
+    assert phrase in refused.value.message()
+    assert executions(server, "preprocess") == before
