@@ -29,23 +29,13 @@ from tritonclient.utils import InferenceServerException
 
 from yolo26_triton.server import EmbeddedServer, ServerOptions, free_port
 
+from ..front import FRONT_CONFIG, FRONT_DIR, haproxy_binary
 from ..sample_images import SAMPLE_IMAGES
 from .test_ensemble import OUTPUTS
 
 pytestmark = pytest.mark.integration
-FRONT_DIR = Path(__file__).resolve().parents[2] / "deploy" / "front"
 INFER_PATH = "/v2/models/detect_ensemble/infer"
 HEALTHCHECK_REQUEST = Path(__file__).resolve().parents[2] / "container" / "healthcheck-request.json"
-
-
-def haproxy_binary() -> str:
-    """The HAProxy binary; CI must have it (``.ci/run`` installs it), elsewhere its absence skips."""
-    binary = shutil.which("haproxy")
-    if binary is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("haproxy is missing: .ci/run installs it with apt-get (Debian package haproxy)")
-        pytest.skip("haproxy is not installed (apt-get install haproxy)")
-    return binary
 
 
 @dataclass
@@ -88,7 +78,7 @@ def start_front(server: EmbeddedServer, log: Path) -> Front:
     }
     with log.open("w") as sink:
         process = subprocess.Popen(
-            [haproxy_binary(), "-db", "-f", str(FRONT_DIR / "haproxy.cfg")],
+            [haproxy_binary(), "-db", "-f", str(FRONT_CONFIG)],
             env=environment,
             stdout=sink,
             stderr=subprocess.STDOUT,

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from yolo26_triton.repository import read_config
 
+from ..front import FRONT_CONFIG, FRONT_DIR, haproxy_binary
+
 ROOT = Path(__file__).resolve().parents[2]
-FRONT = ROOT / "deploy" / "front"
 JSON_HEADER_ALLOWANCE = 16384
 """Largest JSON part of a request the front inspects and passes (16 KiB)."""
 
 
 def front_variable(name: str) -> list[int]:
-    text = (FRONT / "haproxy.cfg").read_text()
+    text = FRONT_CONFIG.read_text()
     return [int(value) for value in re.findall(rf"set-var\(txn\.{name}\) int\((\d+)\)", text)]
 
 
@@ -37,20 +35,15 @@ def test_body_limit_is_validates_image_limit_plus_the_json_header() -> None:
 
 
 def test_the_buffer_holds_headers_and_the_inspected_json() -> None:
-    text = (FRONT / "haproxy.cfg").read_text()
+    text = FRONT_CONFIG.read_text()
     buffer = int(re.search(r"tune\.bufsize (\d+)", text)[1])  # type: ignore[index]
     assert buffer >= 2 * JSON_HEADER_ALLOWANCE
 
 
 def test_the_file_is_valid_haproxy_configuration() -> None:
-    binary = shutil.which("haproxy")
-    if binary is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("haproxy is missing: .ci/run installs it with apt-get (Debian package haproxy)")
-        pytest.skip("haproxy is not installed (apt-get install haproxy)")
     checked = subprocess.run(
-        [binary, "-c", "-f", str(FRONT / "haproxy.cfg")],
-        env={**os.environ, "YOLO26_FRONT_DIR": str(FRONT)},
+        [haproxy_binary(), "-c", "-f", str(FRONT_CONFIG)],
+        env={**os.environ, "YOLO26_FRONT_DIR": str(FRONT_DIR)},
         capture_output=True,
         text=True,
         check=False,
