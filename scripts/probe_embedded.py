@@ -91,7 +91,7 @@ def main() -> None:
     shutil.copytree(
         Path(__file__).resolve().parents[1] / "model_repository" / "validate", repository / "validate"
     )
-    print(f"{'request':34s} {'body':>11s} {'time':>7s}  outcome")
+    print(f"{'request':34s} {'sent':>11s} {'time':>7s}  outcome")
     try:
         for name, make in CASES.items():
             request = make()
