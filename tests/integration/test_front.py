@@ -21,6 +21,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import h2.config
+import h2.connection
+import h2.events
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
@@ -136,8 +139,8 @@ def nested_request(depth: int) -> bytes:
     return f'{{"inputs":[{{"name":"IMAGE","shape":[1,1],"datatype":"UINT8","data":{data}}}]}}'.encode()
 
 
-def chunked_request(path: str, chunks: int) -> bytes:
-    head = f"POST {path} HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+def chunked_request(path: str, chunks: int, method: str = "POST") -> bytes:
+    head = f"{method} {path} HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     return head.encode() + b"1\r\nA\r\n" * chunks + b"0\r\n\r\n"
 
 
@@ -155,9 +158,25 @@ ATTACKS: dict[str, Callable[[str], bytes]] = {
         f"POST {path} HTTP/1.1\r\nHost: t\r\nContent-Length: {250 << 20}\r\n\r\n".encode() + bytes(1 << 20)
     ),
     "chunked_600k_chunks": lambda path: chunked_request(path, 600_000),
+    # Any endpoint reads a chunked body: a public GET too.
+    "chunked_get_health": lambda path: chunked_request(
+        "/v2/health/ready" + path[path.index("?") :], 600_000, method="GET"
+    ),
     "header_length_out_of_range": lambda path: post(
         path, json_shape_request([1, 1]), "Inference-Header-Content-Length: 99999999999\r\n"
     ),
+}
+REFUSAL_STATUS = {
+    "shape_2_62": 400,
+    "shape_2_31": 400,
+    "shape_escaped_key": 400,
+    "nested_1e6": 413,
+    "nested_8000_in_binary_header": 400,
+    "gzip_bomb": 415,
+    "body_250_mb": 413,
+    "chunked_600k_chunks": 411,
+    "chunked_get_health": 411,
+    "header_length_out_of_range": 400,
 }
 CRASHES_2_51 = ("shape_2_62", "nested_1e6", "chunked_600k_chunks")
 """Requests that kill the embedded 2.51 outright (SIGABRT or SIGSEGV) when they reach it."""
@@ -195,11 +214,11 @@ def test_request_crashes_the_unprotected_server(name: str, tmp_path: Path) -> No
 @pytest.mark.parametrize("name", sorted(ATTACKS))
 def test_front_refuses_the_request_before_triton(fronted: tuple[EmbeddedServer, Front], name: str) -> None:
     server, front = fronted
-    marker = f"/infer?attack={name}"
-    status, body = exchange(front.http_port, ATTACKS[name](INFER_PATH.replace("/infer", marker)))
-    assert 400 <= status < 500, (status, body[:200])
+    status, body = exchange(front.http_port, ATTACKS[name](f"{INFER_PATH}?attack={name}"))
+    assert status == REFUSAL_STATUS[name], (status, body[:200])
     assert body.startswith(b'{"error":"front: '), body[:200]
-    assert " http http/<NOSRV> " in front.log_line(marker)  # refused in the frontend: no server contacted
+    line = front.log_line(f"?attack={name} HTTP/1.1")
+    assert " http http/<NOSRV> " in line  # refused in the frontend: no server contacted
     assert server.wait(timeout=0.1) is None  # and Triton lives
 
 
@@ -290,3 +309,28 @@ def test_front_closes_idle_and_slow_clients(fronted: tuple[EmbeddedServer, Front
         slow.close()
     assert 4 <= idle_closed <= 8
     assert answer.startswith(b"HTTP/1.1 408") and 9 <= slow_closed <= 13
+
+
+def test_front_speaks_http1_with_bounded_headers_on_the_http_port(
+    fronted: tuple[EmbeddedServer, Front],
+) -> None:
+    _, front = fronted
+    large = b"GET /v2/health/ready HTTP/1.1\r\nHost: t\r\nX-Large: " + bytes(40_000).replace(b"\0", b"a")
+    assert exchange(front.http_port, large + b"\r\nConnection: close\r\n\r\n")[0] == 400
+    with socket.create_connection(("127.0.0.1", front.http_port), timeout=10) as connection:
+        client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        client.initiate_connection()
+        request = [
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":path", "/v2/health/ready"),
+            (":authority", "t"),
+        ]
+        client.send_headers(1, request, end_stream=True)
+        connection.sendall(client.data_to_send())
+        status = None
+        while status is None and (data := connection.recv(65536)):
+            for event in client.receive_data(data):
+                if isinstance(event, h2.events.ResponseReceived):
+                    status = dict(event.headers)[b":status"]
+    assert status == b"400"
