@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 
@@ -42,6 +43,9 @@ WATCHDOG_INTERVAL_S = 0.5
 STUB_DEATH_STOP_S = 2.0
 """After a stub died, how long the server gets to exit on SIGTERM before SIGKILL: it cannot unload the
 dead stub's model and would otherwise wait out its whole exit timeout."""
+STOP_GRACE_S = 3.0
+"""After SIGTERM, how much longer than its exit timeout the server gets before SIGKILL: ``serve`` stops
+within a bounded time, as supervisors expect."""
 EXIT_UNHEALTHY = 3
 """Exit code of ``serve`` when a model's stub process died (a supervisor should restart it)."""
 EXPOSE_FLAG = "--expose-unpatched-server"
@@ -278,9 +282,12 @@ def _serve(args: argparse.Namespace) -> int:
     server = EmbeddedServer(options)
     stopping = threading.Event()
 
+    stop_deadline = [float("inf")]
+
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("%s received: stopping the server", signal.Signals(signum).name)
         stopping.set()
+        stop_deadline[0] = time.monotonic() + options.exit_timeout_s + STOP_GRACE_S
         server.terminate()
 
     signal.signal(signal.SIGTERM, stop)
@@ -300,6 +307,10 @@ def _serve(args: argparse.Namespace) -> int:
         exit_code = None
         while exit_code is None:
             exit_code = server.wait(timeout=WATCHDOG_INTERVAL_S)
+            if exit_code is None and time.monotonic() > stop_deadline[0]:
+                log.warning("the server outlived its exit timeout by %.0f s: killing it", STOP_GRACE_S)
+                server.kill()
+                exit_code = -signal.SIGKILL
             if exit_code is None and not stopping.is_set() and not stubs <= server.python_stubs():
                 log.error(
                     "a Python-backend stub process died: Triton still reports READY but every request to "
@@ -316,11 +327,12 @@ def exit_status(server_exit_code: int, *, stop_requested: bool) -> int:
     """``serve``'s exit code for the server's: 0 for a stop that was asked for.
 
     After SIGTERM, Triton 2.51 exits with 1 when its exit timeout expired, which one idle keep-alive
-    HTTP client is enough to cause: the stop was still the one asked for.
+    HTTP client is enough to cause, and ``serve`` kills it when it overruns that timeout by
+    :data:`STOP_GRACE_S`: either way the stop was the one asked for.
     """
     if server_exit_code in (0, -signal.SIGTERM):
         return 0
-    if stop_requested and server_exit_code == 1:
+    if stop_requested and server_exit_code in (1, -signal.SIGKILL):
         log.warning("Triton's exit timeout expired (open client connections or requests were cut)")
         return 0
     return server_exit_code

@@ -31,7 +31,9 @@ def test_a_requested_stop_is_a_clean_exit() -> None:
     assert exit_status(0, stop_requested=True) == 0
     assert exit_status(-signal.SIGTERM, stop_requested=True) == 0
     assert exit_status(1, stop_requested=True) == 0  # Triton 2.51's exit timeout after SIGTERM
+    assert exit_status(-signal.SIGKILL, stop_requested=True) == 0  # killed after the grace
     assert exit_status(1, stop_requested=False) == 1  # it failed on its own
+    assert exit_status(-signal.SIGKILL, stop_requested=False) == -signal.SIGKILL
     assert exit_status(-signal.SIGSEGV, stop_requested=True) == -signal.SIGSEGV
 
 
