@@ -410,6 +410,18 @@ class EmbeddedServer:
         if process is not None and process.poll() is None:
             process.kill()
             process.wait()
+        self._end_stubs()
+
+    def _end_stubs(self) -> None:
+        """Kills the stubs that outlived their server, then removes what regions are left.
+
+        A stub whose server died can live on as an orphan (seen after crashes under memory pressure),
+        holding its region and, in a private ``/dev/shm``, the whole tmpfs. This launch's stubs are
+        the processes whose command line names :attr:`region_prefix`.
+        """
+        for pid in processes_naming(self.region_prefix):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
         self._remove_regions()
 
     def _remove_regions(self) -> None:
@@ -427,6 +439,7 @@ class EmbeddedServer:
         """
         process, self._process = self._process, None
         if process is None:
+            self._end_stubs()
             return None
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -435,7 +448,7 @@ class EmbeddedServer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        self._remove_regions()
+        self._end_stubs()
         return process.returncode
 
     def close(self) -> None:
@@ -479,3 +492,14 @@ def child_processes(parent: int, *, command_part: str) -> list[int]:
         if parent_pid == parent and command_part in command:
             children.append(int(entry.name))
     return children
+
+
+def processes_naming(text: str) -> list[int]:
+    """Processes whose command line holds ``text``, from ``/proc``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if text in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(entry.name))
+    return found
