@@ -61,7 +61,7 @@ def test_secrets_are_required_not_defaulted() -> None:
 
 
 def test_profiles(compose: dict[str, Any]) -> None:
-    assert services_in(compose, None) == {"model-builder", "triton"}
+    assert services_in(compose, None) == {"model-builder", "triton", "front"}
     assert services_in(compose, "cpu") == {"model-builder-cpu", "triton-cpu"}
     assert services_in(compose, "monitoring") == {"prometheus", "grafana"}
 
@@ -99,7 +99,9 @@ def test_servers_are_hardened_and_observable(compose: dict[str, Any], name: str)
     assert service["restart"] == "unless-stopped"
     assert service["shm_size"] == "1gb"
     assert service["environment"] == STEADY_MALLOC
-    assert service["ports"] == ["127.0.0.1:8000:8000", "127.0.0.1:8001:8001", "127.0.0.1:8002:8002"]
+    # HTTP and gRPC only through the front (tests/unit/test_front_config.py); metrics published.
+    assert service["ports"] == ["127.0.0.1:8002:8002"]
+    assert [str(port) for port in service["expose"]] == ["8000", "8001"]
     assert service["volumes"] == ["./model_repository:/models:ro"]
 
 
@@ -114,6 +116,14 @@ def test_servers_run_the_detector_quota(compose: dict[str, Any], name: str, prof
     ]
     for flag in expected:
         assert flag in command
+
+
+def test_the_front_is_the_way_in(compose: dict[str, Any]) -> None:
+    front = compose["services"]["front"]
+    assert front["ports"] == ["127.0.0.1:8000:8000", "127.0.0.1:8001:8001"]
+    assert front["volumes"] == ["./deploy/front:/usr/local/etc/haproxy:ro"]
+    assert front["image"].startswith("haproxy:")
+    assert compose["services"]["triton-cpu"]["networks"]["default"]["aliases"] == ["triton"]
 
 
 def test_server_image_is_a_patched_ngc_release(compose: dict[str, Any]) -> None:
