@@ -392,7 +392,7 @@ def test_clients_reach_triton_only_through_compose_front(overlay: str, compose: 
     assert front["image"] == service["image"]
     (mount,) = front["volumeMounts"]
     (folder,) = service["volumes"]
-    source, target = folder.split(":")[:2] if isinstance(folder, str) else (folder["source"], folder["target"])
+    source, target = folder.split(":")[:2]  # compose short syntax: SOURCE:TARGET:MODE
     assert source.endswith("deploy/front") and mount["mountPath"] == target
     (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
     config_map = find(objects, "ConfigMap", volume["configMap"]["name"])
