@@ -19,7 +19,10 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/triton-detect demo
 
+# The server image's DALI (2.1.1) beside ours, for the GPU pipeline's CPU check: installed once into
+# .cache/ (git-ignored), a no-op afterwards (tests/server_dali.py).
 test: $(STAMP)
+	$(BIN)/python -m tests.server_dali
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -47,6 +47,7 @@ mkdir -p "$OUT"
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>/dev/null || echo "nvidia-smi: none"
   "$PYTHON" -c 'import sys; print("python", sys.version.split()[0])'
   "$PYTHON" -c 'import cupy; print("cupy", cupy.__version__)' 2>/dev/null || echo "cupy: none"
+  "$PYTHON" -c 'import tensorrt; print("tensorrt", tensorrt.__version__)' 2>/dev/null || echo "tensorrt: none"
   echo "tritonserver: ${TRITONSERVER:-none (lent machine: no DALI/TensorRT backends)}"
 } | tee "$OUT/machine.txt"
 
@@ -65,6 +66,8 @@ if [ -n "${TRITONSERVER:-}" ] && [ "$MODE" = measure ]; then
     "$PYTHON" -c 'import sys; from pathlib import Path; from yolo26_triton.repository import copy_templates
 copy_templates(Path("model_repository"), Path(sys.argv[1]))' "$REPO"
   fi
+  # The FP16 plan through Ultralytics' onnx2engine (TensorRT 11 has no trtexec --fp16); skipped when
+  # model.plan.json says it is up to date. Needs TensorRT's Python module (the builder image has it).
   "$PYTHON" -m yolo26_triton.cli build --repository "$REPO" --weights yolo26n.yaml --engine
   CONCURRENCY=${CONCURRENCY:-1,4,8,16,32,64}
   timeout "$TIME_LIMIT_S" "$PYTHON" -m benchmarks.run --repository "$REPO" --tritonserver "$TRITONSERVER" \

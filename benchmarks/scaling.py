@@ -36,7 +36,9 @@ from yolo26_triton.perf import parse_concurrency, sample_images
 from yolo26_triton.server import EmbeddedServer, ServerOptions
 
 from .harness import Measurement
-from .run import HERE, StepTimes, load_average, machine_facts, measure_triton, prepare_repository
+from .report import load_average, machine_facts
+from .run import HERE
+from .systems import StepTimes, measure_triton, prepare_repository
 
 DETECTOR = "yolo26"
 
@@ -88,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started, load_before, clock = time.strftime("%Y-%m-%d %H:%M:%S"), load_average(), time.monotonic()
     images = [path.read_bytes() for path in sample_images()]
     with tempfile.TemporaryDirectory(prefix="yolo26-scaling-") as workdir:
-        repository = prepare_repository(args.repository, Path(workdir), ultralytics_meta=False)
+        repository = prepare_repository(args.repository, Path(workdir), ultralytics=False)
         options = ServerOptions.on_free_ports(
             repository=repository,
             profile="gpu" if args.tritonserver else "cpu",

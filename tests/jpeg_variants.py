@@ -88,4 +88,6 @@ def bad_inputs() -> dict[str, tuple[bytes, str]]:
         "truncated_header": (good[:100], "truncated"),
         "corrupt_segment": (good[:4] + b"\xff\xff" + good[6:], "corrupt JPEG"),
         "bomb_20000x20000": (bomb(), "20000x20000"),
+        # 49 MP, under the pixel limit, in a few hundred bytes: refused by its pixels per byte.
+        "dense_bomb_7000x7000": (bomb(7000, 7000), "pixels per byte"),
     }

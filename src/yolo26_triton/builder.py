@@ -12,8 +12,10 @@ version ``<version>`` (``1`` by default; other versions stay as they are):
 3. writes ``<model>/<version>/metadata.json`` with the class names read back from the exported
    model's own metadata (and whether the model is untrained);
 4. writes one pinned route per built version (``detect_ensemble_v<N>``);
-5. serializes the GPU DALI pipeline to ``preprocess/1/model.dali`` (no GPU needed);
-6. prints the ``trtexec`` command that turns the ONNX into ``model.plan`` where TensorRT exists.
+5. removes a ``preprocess/1/model.dali`` left by older builds: the DALI backend now serializes
+   ``preprocess/1/dali.py`` itself, with its own DALI, when the model loads.
+
+``--engine`` then builds ``model.plan`` where TensorRT and a GPU are (:mod:`yolo26_triton.engine`).
 
 When weights cannot be downloaded it says so in one line and builds the untrained model of the
 same size, marked so that every later result says its boxes are meaningless.
@@ -25,37 +27,35 @@ import ast
 import logging
 import re
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .contract import INPUT_SIZE, MAX_BATCH_SIZE
 from .image_input import add_uint8_input, takes_uint8_images
 from .ops.detections import Head
 from .ops.metadata import DETECTOR_ID_OUTPUT, METADATA_FILENAME, DetectorMetadata
 from .repository import (
+    CONFIG_FILES,
     TEMPLATE_DETECTOR,
     add_detector_model,
     check_detector_name,
     check_version,
     entry_point_name,
     prepare_version_folder,
+    read_config,
     write_routes,
 )
 
 log = logging.getLogger(__name__)
 
-INPUT_SIZE = 640
-MAX_BATCH_SIZE = 16
-"""Must equal ``max_batch_size`` of the composing models; the engine's max shape follows it."""
-OPTIMAL_BATCH_SIZE = 8
 DEFAULT_WEIGHTS = "yolo26n.pt"
 _WEIGHTS_NAME = re.compile(r"^(yolo26[nsmlx])\.pt$")
 _DETECTOR_ID_VALUE = f"{DETECTOR_ID_OUTPUT}/value"
 """The ONNX initializer that holds the detector id (read back by :func:`detector_id_in_onnx`)."""
-TRTEXEC_LOCATIONS = (Path("/usr/src/tensorrt/bin/trtexec"),)
-"""Where the NGC images keep trtexec when it is not on PATH."""
+STALE_PIPELINE = Path("preprocess") / "1" / "model.dali"
+"""A serialized pipeline from older builds: the DALI backend would load it instead of ``dali.py``."""
 
 
 class BuildError(RuntimeError):
@@ -67,9 +67,7 @@ class BuildResult:
     """What the build produced."""
 
     onnx_path: Path
-    dali_path: Path
     metadata: DetectorMetadata
-    trtexec_command: str
     reused: bool
     entry_point: str
     routes: tuple[str, ...]
@@ -107,7 +105,7 @@ def build_repository(
     detector_dir = prepare_version_folder(repository, model, version)
     onnx_path = detector_dir / "model.onnx"
     metadata_path = detector_dir / METADATA_FILENAME
-    dali_path = serialize_preprocess(repository)
+    remove_stale_pipeline(repository)
     existing = _existing_metadata(metadata_path) if onnx_path.exists() and not force else None
     if (
         existing
@@ -117,7 +115,7 @@ def build_repository(
         and takes_uint8_images(onnx_path)
     ):
         log.info("%s already holds %s (%s head); pass --force to export again", onnx_path, weights, head)
-        return _result(repository, onnx_path, dali_path, existing, reused=True)
+        return _result(repository, onnx_path, existing, reused=True)
 
     yolo, source, untrained = load_model(weights)
     _export_onnx(yolo, onnx_path, head)
@@ -132,18 +130,15 @@ def build_repository(
         names=names_from_onnx(onnx_path),
     )
     add_detector_id_output(onnx_path, metadata.detector_id)
+    check_against_configs(onnx_path)
     metadata.write(metadata_path)
-    return _result(repository, onnx_path, dali_path, metadata, reused=False)
+    return _result(repository, onnx_path, metadata, reused=False)
 
 
-def _result(
-    repository: Path, onnx_path: Path, dali_path: Path, metadata: DetectorMetadata, *, reused: bool
-) -> BuildResult:
+def _result(repository: Path, onnx_path: Path, metadata: DetectorMetadata, *, reused: bool) -> BuildResult:
     return BuildResult(
         onnx_path=onnx_path,
-        dali_path=dali_path,
         metadata=metadata,
-        trtexec_command=trtexec_command(onnx_path),
         reused=reused,
         entry_point=entry_point_name(metadata.model),
         routes=tuple(write_routes(repository, metadata.model)),
@@ -274,50 +269,30 @@ def names_from_onnx(onnx_path: Path) -> tuple[str, ...]:
     return tuple(str(names[index]) for index in sorted(names))
 
 
-def serialize_preprocess(repository: Path) -> Path:
-    """Serializes the GPU DALI pipeline into ``preprocess/1/model.dali``."""
-    from .ops.dali_pipeline import serialize_for_triton
-
-    return serialize_for_triton(
-        repository / "preprocess" / "1" / "model.dali", size=INPUT_SIZE, max_batch_size=MAX_BATCH_SIZE
-    )
-
-
-def trtexec_command(onnx_path: Path) -> str:
-    """The TensorRT build of ``model.plan``, for a machine with TensorRT (the NGC image has it)."""
-    shape = f"3x{INPUT_SIZE}x{INPUT_SIZE}"
-    return (
-        f"trtexec --onnx={onnx_path} --saveEngine={onnx_path.with_suffix('.plan')} --fp16 "
-        f"--minShapes=images:1x{shape} --optShapes=images:{OPTIMAL_BATCH_SIZE}x{shape} "
-        f"--maxShapes=images:{MAX_BATCH_SIZE}x{shape}"
-    )
-
-
-def build_engine(onnx_path: Path, *, force: bool = False) -> Path:
-    """Builds ``model.plan`` next to ``onnx_path`` with ``trtexec`` (fp16, dynamic batch 1..16).
-
-    Runs where TensorRT is installed (the NGC tritonserver image: the engine must come from the
-    server's TensorRT version). Skips the build when the plan is newer than the ONNX.
+def check_against_configs(onnx_path: Path) -> None:
+    """Checks the exported graph's inputs and outputs against both profiles' detector configs.
 
     Raises:
-        BuildError: If ``trtexec`` is not found or fails.
+        BuildError: A name, data type or dimension differs (:func:`yolo26_triton.engine.io_problems`).
     """
-    plan_path = onnx_path.with_suffix(".plan")
-    if not force and plan_path.exists() and plan_path.stat().st_mtime >= onnx_path.stat().st_mtime:
-        log.info("%s is newer than %s: TensorRT build skipped", plan_path, onnx_path.name)
-        return plan_path
-    trtexec = shutil.which("trtexec") or next((str(p) for p in TRTEXEC_LOCATIONS if p.exists()), None)
-    if trtexec is None:
-        raise BuildError(
-            "trtexec not found: build the engine where TensorRT is (the NGC tritonserver image), "
-            f"or run: {trtexec_command(onnx_path)}"
-        )
-    command = trtexec_command(onnx_path).split()
-    command[0] = trtexec
-    log.info("building the TensorRT engine: %s", " ".join(command))
-    if subprocess.run(command, check=False).returncode != 0:
-        raise BuildError(f"trtexec failed for {onnx_path}")
-    return plan_path
+    from .engine import config_io, io_problems
+
+    model_folder = onnx_path.parents[1]
+    for config_file in CONFIG_FILES:
+        problems = io_problems(onnx_path, config_io(read_config(model_folder / config_file)))
+        if problems:
+            raise BuildError(
+                f"{onnx_path} does not fit {model_folder.name}/{config_file}: {'; '.join(problems)}"
+            )
+
+
+def remove_stale_pipeline(repository: Path) -> None:
+    """Deletes :data:`STALE_PIPELINE`: serialized by another DALI than the backend's, it would shadow
+    ``dali.py`` (the backend loads ``model.dali`` first)."""
+    stale = repository / STALE_PIPELINE
+    if stale.exists():
+        stale.unlink()
+        log.info("removed %s: the DALI backend serializes preprocess/1/dali.py itself", stale)
 
 
 def _existing_metadata(path: Path) -> DetectorMetadata | None:

@@ -1,24 +1,31 @@
 """``triton-detect``: build the model, serve it, and talk to it.
 
-Subcommands: ``build``, ``pin``, ``serve`` and ``demo`` here; ``detect``, ``health``, ``stats`` and
-``models`` are thin layers over the client (:mod:`yolo26_triton.cli_client`); ``perf`` runs
-perf_analyzer (:mod:`yolo26_triton.perf`); ``compare`` checks the server against in-process
-Ultralytics (:mod:`yolo26_triton.compare`).
+Subcommands: ``build``, ``pin`` and ``serve`` here; ``demo`` (:mod:`yolo26_triton.demo`);
+``detect``, ``health``, ``stats`` and ``models`` are thin layers over the client
+(:mod:`yolo26_triton.cli_client`); ``perf`` runs perf_analyzer (:mod:`yolo26_triton.perf`);
+``compare`` checks the server against in-process Ultralytics (:mod:`yolo26_triton.compare`).
+
+The modules of the other subcommands are imported only when one of them (or the top-level help)
+is asked for: ``build``, ``pin`` and ``serve`` import neither the client nor its libraries
+(tritonclient, aiohttp, grpc), which the builder image does not hold
+(``tests/unit/test_container_imports.py`` runs ``build`` with exactly that image's packages).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 
-from . import cli_client
-from .builder import DEFAULT_WEIGHTS, BuildError, build_engine, build_repository
+from .builder import DEFAULT_WEIGHTS, BuildError, build_repository
+from .engine import INT8_MIN_AGREEMENT, EngineError, build_engine
 from .ops.metadata import METADATA_FILENAME, DetectorMetadata
 from .repository import (
     TEMPLATE_DETECTOR,
@@ -26,29 +33,59 @@ from .repository import (
     built_versions,
     pin_entry_point,
 )
-from .server import DEFAULT_DETECTOR_SLOTS, DEFAULT_REPOSITORY, EmbeddedServer, ServerError, ServerOptions
+from .server import (
+    DEFAULT_DETECTOR_SLOTS,
+    DEFAULT_REPOSITORY,
+    EmbeddedServer,
+    ServerError,
+    ServerOptions,
+    is_loopback,
+)
 
 log = logging.getLogger("triton-detect")
 
-WATCHDOG_INTERVAL_S = 2.0
+LOCAL_COMMANDS = frozenset({"build", "pin", "serve"})
+"""Subcommands defined in this module; running one imports none of :data:`COMMAND_MODULES`."""
+COMMAND_MODULES = ("demo", "cli_client", "perf", "compare")
+"""Modules whose ``register(subparsers)`` adds the other subcommands."""
+WATCHDOG_INTERVAL_S = 0.5
+"""How often ``serve`` looks for a dead stub (a scan of /proc, a few milliseconds)."""
+STUB_DEATH_STOP_S = 2.0
+"""After a stub died, how long the server gets to exit on SIGTERM before SIGKILL: it cannot unload the
+dead stub's model and would otherwise wait out its whole exit timeout."""
+STOP_GRACE_S = 3.0
+"""After SIGTERM, how much longer than its exit timeout the server gets before SIGKILL: ``serve`` stops
+within a bounded time, as supervisors expect."""
 EXIT_UNHEALTHY = 3
 """Exit code of ``serve`` when a model's stub process died (a supervisor should restart it)."""
+EXPOSE_FLAG = "--expose-unpatched-server"
+UNPATCHED_BUGS = (
+    "the embedded tritonserver is Triton 2.51 (release 24.10), older than NVIDIA's fixes: one HTTP request "
+    "with no key crashes it (a JSON input of shape [1, 2**62]; JSON nested 100000 deep; a chunked body of "
+    "many small chunks, CVE-2025-23310/23311), gzip bodies inflate without limit, bodies of any size are "
+    "read, and the Python backend's shared-memory chain (CVE-2025-23319/23320/23334) and later bulletins "
+    "(e.g. CVE-2026-24173) are unfixed (docs/security.md)"
+)
+"""Known unfixed bugs of the embedded binary, named where a user opts in to exposing it."""
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``triton-detect`` console script."""
-    parser = _parser()
-    args = parser.parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else argv
+    command = next((argument for argument in arguments if not argument.startswith("-")), None)
+    parser = _parser(all_commands=command not in LOCAL_COMMANDS)
+    args = parser.parse_args(arguments)
     logging.basicConfig(level=logging.INFO, format="triton-detect: %(message)s")
     try:
         exit_code: int = args.func(args)
-    except (BuildError, ServerError) as error:
+    except (BuildError, EngineError, ServerError) as error:
         log.error("%s", error)
         return 1
     return exit_code
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(*, all_commands: bool = True) -> argparse.ArgumentParser:
+    """The command line; with ``all_commands=False`` only :data:`LOCAL_COMMANDS` are registered."""
     parser = argparse.ArgumentParser(
         prog="triton-detect",
         description="Build the YOLO26 model repository, serve it on Triton, and talk to it.",
@@ -82,8 +119,22 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--engine",
         action="store_true",
-        help="also build <model>/<version>/model.plan with trtexec (where TensorRT is; skipped when "
-        "up to date)",
+        help="also build <model>/<version>/model.plan (FP16, dynamic batch 1..16) with Ultralytics' "
+        "onnx2engine where TensorRT and a GPU are; skipped when model.plan.json says it is up to date "
+        "(same ONNX, TensorRT version and GPU)",
+    )
+    build.add_argument(
+        "--int8",
+        type=Path,
+        metavar="CALIBRATION_DIR",
+        help="build an INT8 plan instead, calibrated on the JPEGs in CALIBRATION_DIR (implies --engine); "
+        "accepted only if it agrees with the FP32 model (report beside the plan)",
+    )
+    build.add_argument(
+        "--int8-min-agreement",
+        type=float,
+        default=INT8_MIN_AGREEMENT,
+        help=f"least agreement of the INT8 graph's boxes with FP32's (default {INT8_MIN_AGREEMENT})",
     )
     _add_repository(build)
     build.set_defaults(func=_build)
@@ -106,20 +157,17 @@ def _parser() -> argparse.ArgumentParser:
         help="run the server in the foreground until Ctrl-C/SIGTERM",
         description="The model-repository, shared-memory, logging and trace APIs need the header "
         "admin-key (gRPC: triton-grpc-protocol-admin-key) equal to $TRITON_ADMIN_KEY; without that "
-        "variable they stay closed.",
+        "variable they stay closed. Triton takes the key only on its command line, where every local user "
+        "can read it: set it on a single-user host only (docs/security.md). Listens on loopback only unless "
+        f"{EXPOSE_FLAG} is given.",
     )
     _add_repository(serve)
     _add_server_options(serve)
     serve.set_defaults(func=_serve)
 
-    from .compare import register as register_compare
-    from .demo import register as register_demo
-    from .perf import register as register_perf
-
-    register_demo(commands)
-    cli_client.register(commands)
-    register_perf(commands)
-    register_compare(commands)
+    if all_commands:
+        for name in COMMAND_MODULES:
+            importlib.import_module(f".{name}", __package__).register(commands)
     return parser
 
 
@@ -134,7 +182,17 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
         default="cpu",
         help="cpu: embedded server, Python-backend stand-ins (default); gpu: DALI + TensorRT",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help=f"address to listen on (default: loopback only; another address needs {EXPOSE_FLAG})",
+    )
+    parser.add_argument(
+        EXPOSE_FLAG,
+        action="store_true",
+        help=f"allow a non-loopback --host although {UNPATCHED_BUGS}; put the front of deploy/front in "
+        "front of it, or serve the NGC image (docker compose) instead",
+    )
     parser.add_argument("--http-port", type=int, default=8000)
     parser.add_argument("--grpc-port", type=int, default=8001)
     parser.add_argument("--metrics-port", type=int, default=8002)
@@ -200,14 +258,17 @@ def _build(args: argparse.Namespace) -> int:
     )
     if metadata.untrained:
         log.warning("UNTRAINED model (%s): its boxes mean nothing", metadata.source)
-    log.info("GPU preprocess pipeline -> %s", result.dali_path)
-    if args.engine:
-        log.info("TensorRT engine -> %s", build_engine(result.onnx_path, force=args.force))
-    else:
-        log.info(
-            "TensorRT engine for the GPU profile (run where TensorRT is, e.g. the NGC image):\n  %s",
-            result.trtexec_command,
+    if args.engine or args.int8:
+        plan = build_engine(
+            result.onnx_path,
+            precision="int8" if args.int8 else "fp16",
+            calibration=args.int8,
+            min_agreement=args.int8_min_agreement,
+            force=args.force,
         )
+        log.info("TensorRT engine -> %s", plan)
+    else:
+        log.info("TensorRT engine for the GPU profile: `triton-detect build --engine` where TensorRT is")
     return 0
 
 
@@ -233,6 +294,18 @@ def _serve(args: argparse.Namespace) -> int:
             "the gpu profile needs Triton's DALI and TensorRT backends, which the embedded binary lacks: "
             "use `docker compose up` (NGC image) or pass --tritonserver"
         )
+    if not is_loopback(args.host) and args.tritonserver is None:
+        if not args.expose_unpatched_server:
+            raise ServerError(
+                f"refusing to listen on {args.host}: {UNPATCHED_BUGS}. Serve on loopback behind the front "
+                f"(deploy/front), or pass {EXPOSE_FLAG} to accept this"
+            )
+        log.warning("listening on %s although %s", args.host, UNPATCHED_BUGS)
+    if os.environ.get("TRITON_ADMIN_KEY"):
+        log.warning(
+            "the admin key is on tritonserver's command line, which every local user can read in "
+            "/proc/<pid>/cmdline (Triton takes it nowhere else): use it on a single-user host only"
+        )
     options = ServerOptions(
         repository=args.repository.resolve(),
         profile=args.profile,
@@ -249,9 +322,12 @@ def _serve(args: argparse.Namespace) -> int:
     server = EmbeddedServer(options)
     stopping = threading.Event()
 
+    stop_deadline = [float("inf")]
+
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("%s received: stopping the server", signal.Signals(signum).name)
         stopping.set()
+        stop_deadline[0] = time.monotonic() + options.exit_timeout_s + STOP_GRACE_S
         server.terminate()
 
     signal.signal(signal.SIGTERM, stop)
@@ -272,16 +348,35 @@ def _serve(args: argparse.Namespace) -> int:
         exit_code = None
         while exit_code is None:
             exit_code = server.wait(timeout=WATCHDOG_INTERVAL_S)
+            if exit_code is None and time.monotonic() > stop_deadline[0]:
+                log.warning("the server outlived its exit timeout by %.0f s: killing it", STOP_GRACE_S)
+                server.kill()
+                exit_code = -signal.SIGKILL
             if exit_code is None and not stopping.is_set() and not stubs <= server.python_stubs():
                 log.error(
                     "a Python-backend stub process died: Triton still reports READY but every request to "
                     "that model fails; stopping so that a supervisor restarts the server"
                 )
-                server.stop()
+                server.stop(timeout=STUB_DEATH_STOP_S)
                 return EXIT_UNHEALTHY
     finally:
         server.close()
-    return 0 if exit_code in (0, -signal.SIGTERM) else exit_code
+    return exit_status(exit_code, stop_requested=stopping.is_set())
+
+
+def exit_status(server_exit_code: int, *, stop_requested: bool) -> int:
+    """``serve``'s exit code for the server's: 0 for a stop that was asked for.
+
+    After SIGTERM, Triton 2.51 exits with 1 when its exit timeout expired, which one idle keep-alive
+    HTTP client is enough to cause, and ``serve`` kills it when it overruns that timeout by
+    :data:`STOP_GRACE_S`: either way the stop was the one asked for.
+    """
+    if server_exit_code in (0, -signal.SIGTERM):
+        return 0
+    if stop_requested and server_exit_code in (1, -signal.SIGKILL):
+        log.warning("Triton's exit timeout expired (open client connections or requests were cut)")
+        return 0
+    return server_exit_code
 
 
 def describe_quota(options: ServerOptions) -> str:

@@ -55,7 +55,7 @@ from typing import Any
 
 import numpy as np
 
-from .builder import DEFAULT_WEIGHTS, INPUT_SIZE
+from .builder import DEFAULT_WEIGHTS
 from .cli_client import (
     EXIT_FAILED,
     EXIT_OK,
@@ -67,6 +67,7 @@ from .cli_client import (
 )
 from .client import Detections, InvalidInputError, TritonClient, TritonConfig, TritonError
 from .client.codec import MAX_DETECTIONS_LIMIT
+from .contract import INPUT_SIZE
 from .rollout.agreement import (
     DEFAULT_MATCH_IOU,
     AgreementSummary,

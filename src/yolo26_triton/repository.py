@@ -24,8 +24,8 @@ from pathlib import Path
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
-from .client.routing import is_version
-from .client.routing import route_name as _route_name
+from .contract import is_version
+from .contract import route_name as _route_name
 from .ops.metadata import DETECTOR_ID_OUTPUT, METADATA_FILENAME
 
 TEMPLATE_DETECTOR = "yolo26"

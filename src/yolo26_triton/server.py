@@ -22,13 +22,27 @@ Tracing: with :attr:`ServerOptions.trace_url`, Triton runs its OpenTelemetry tra
 the spans of each traced request (the ensemble, each composing model, their compute) to that
 OTLP/HTTP endpoint. Rate 0 (the default) traces only the requests that carry a W3C ``traceparent``
 (the client's span becomes the parent); rate N also traces one in N of the others (docs/tracing.md).
+
+Local isolation (docs/security.md): the Python backend creates its ``/dev/shm`` regions (which carry
+the images) with mode 0644 whatever the umask, so the server runs in a private mount namespace with
+its own ``/dev/shm``, a tmpfs of mode 0700 that other local users cannot see (``unshare``; as root, or
+through an unprivileged user namespace). The regions carry a prefix of this launch
+(:attr:`EmbeddedServer.region_prefix`); the private tmpfs goes away with the server's processes, and
+where no private namespace can be made the regions are removed when the server stops.
+
+Triton takes the restricted-API key only on its command line, which every local user can read in
+``/proc/<pid>/cmdline``: without a key of the user's, the server gets :func:`unusable_admin_key`
+under the gRPC header :data:`UNSENDABLE_GRPC_KEY_HEADER`, which no HTTP or gRPC request can carry.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import ipaddress
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -38,6 +52,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal, Self
@@ -48,6 +63,9 @@ RESTRICTED_APIS = "model-repository,shared-memory,logging,trace"
 settings. Health, metadata, model config, statistics and inference stay open."""
 ADMIN_KEY_HEADER = "admin-key"
 """HTTP header of the key; gRPC clients send it as ``triton-grpc-protocol-admin-key``."""
+UNSENDABLE_GRPC_KEY_HEADER = ADMIN_KEY_HEADER.upper()
+"""The gRPC key's header when nobody is to use it: Triton matches metadata names case-sensitively, and
+gRPC resets any stream whose header names are not lowercase (HTTP/2), so no request carries it."""
 DEFAULT_REPOSITORY = Path("model_repository")
 """The model repository of a checkout, relative to the working folder (the commands run from the
 repository root; ``--repository`` points elsewhere)."""
@@ -64,6 +82,17 @@ TRACE_SERVICE_NAME = "yolo26-triton"
 """``service.name`` of the server's spans (the client's are ``yolo26-triton-client``)."""
 
 STUB_NAME = "triton_python_backend_stub"
+SERVER_UMASK = 0o077
+"""File mode mask of the server and its stubs: files they create (trace output, for one) are this
+user's only. It does not reach the Python backend's regions: Boost.Interprocess sets their mode
+(0644) explicitly, hence the private ``/dev/shm``."""
+SHM_FOLDER = Path("/dev/shm")
+_PRIVATE_SHM = 'mount -t tmpfs -o mode=0700,nosuid,nodev yolo26-triton-shm /dev/shm && exec "$0" "$@"'
+"""Run inside the new mount namespace: a private ``/dev/shm``, then the server in place of the shell."""
+DEFAULT_EXIT_TIMEOUT_S = 5
+"""``--exit-timeout-secs``: how long Triton waits on SIGTERM for in-flight requests (and, in 2.51, for
+open client connections: one idle keep-alive client holds it that long, then it exits with code 1).
+Triton's own default is 30 s."""
 STEADY_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_ARENA_MAX": "2"}
 """glibc settings for the server and its stubs: large blocks (image tensors, batches) are mmapped and
 given back when freed, in few arenas. With glibc's adaptive threshold the resident memory of a
@@ -72,6 +101,44 @@ given back when freed, in few arenas. With glibc's adaptive threshold the reside
 
 class ServerError(RuntimeError):
     """The server could not be found, started or made ready."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) reaches this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def unusable_admin_key() -> str:
+    """A random restricted-API key that no HTTP request can carry.
+
+    Triton reads the key only from its command line, which every local user can read. This one
+    holds a CR LF between two random halves, and an HTTP/1 header value ends at the first line break.
+    Triton 2.51's gRPC server does accept a CR LF in a metadata value sent as raw HTTP/2, hence
+    :data:`UNSENDABLE_GRPC_KEY_HEADER` for gRPC.
+    """
+    return f"{secrets.token_urlsafe(18)}\r\n{secrets.token_urlsafe(18)}"
+
+
+def private_shm_prefix() -> list[str] | None:
+    """The command prefix that gives a process its own ``/dev/shm``; ``None`` where the host allows none.
+
+    ``unshare --mount`` needs root, or else an unprivileged user namespace (``--map-root-user``);
+    ``unshare`` without ``--fork`` execs in place, so the server keeps the launched process's PID.
+    """
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return None
+    prefix = [unshare, "--mount", "--propagation", "private"]
+    if os.geteuid() != 0:
+        prefix.append("--map-root-user")
+    prefix += ["--", "sh", "-c", _PRIVATE_SHM]
+    probe = subprocess.run([*prefix, "true"], capture_output=True, check=False)
+    return prefix if probe.returncode == 0 else None
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -103,6 +170,7 @@ class ServerOptions:
             spans; ``None``: no tracing.
         trace_rate: With :attr:`trace_url`, also trace one in ``trace_rate`` requests that carry no
             ``traceparent``; 0 (default): only those that do.
+        exit_timeout_s: ``--exit-timeout-secs`` (:data:`DEFAULT_EXIT_TIMEOUT_S`).
         extra_args: More ``tritonserver`` flags, appended last.
     """
 
@@ -117,6 +185,7 @@ class ServerOptions:
     detector_slots: int | None = None
     trace_url: str | None = None
     trace_rate: int = 0
+    exit_timeout_s: int = DEFAULT_EXIT_TIMEOUT_S
     extra_args: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
@@ -195,13 +264,14 @@ class _WheelLayout:
 
     @classmethod
     def find(cls) -> _WheelLayout:
-        try:
-            import pytriton
-        except ImportError as error:
+        # Located, not imported: the package's __init__ imports its client and tritonclient, which a
+        # machine that only runs the server (scripts/gpu_check.sh on a lent GPU) does not hold.
+        spec = importlib.util.find_spec("pytriton")
+        if spec is None or not spec.submodule_search_locations:
             raise ServerError(
                 "the embedded server needs the nvidia-pytriton wheel: pip install 'yolo26-triton[server]'"
-            ) from error
-        root = Path(pytriton.__file__).resolve().parent / "tritonserver"
+            )
+        root = Path(next(iter(spec.submodule_search_locations))).resolve() / "tritonserver"
         python_version = f"{sys.version_info.major}.{sys.version_info.minor}"
         layout = cls(
             tritonserver=root / "bin" / "tritonserver",
@@ -230,7 +300,11 @@ class EmbeddedServer:
         # The wheel's files, looked up once; None when an external tritonserver is used.
         self._wheel = _WheelLayout.find() if options.tritonserver is None else None
         self._backends = tempfile.TemporaryDirectory(prefix="yolo26-triton-backends-")
-        self._admin_key = options.admin_key or secrets.token_urlsafe(24)
+        self._admin_key = options.admin_key or unusable_admin_key()
+        self._grpc_key_header = ADMIN_KEY_HEADER if options.admin_key else UNSENDABLE_GRPC_KEY_HEADER
+        self.region_prefix = f"yolo26_triton_{secrets.token_hex(8)}_"
+        """Prefix of this server's Python-backend shared-memory regions."""
+        self._private_shm: list[str] | None = None
 
     def command(self) -> list[str]:
         """The ``tritonserver`` command line."""
@@ -249,8 +323,10 @@ class EmbeddedServer:
             "--strict-readiness=true",
             "--exit-on-error=true",
             "--log-verbose=0",
+            f"--exit-timeout-secs={options.exit_timeout_s}",
+            f"--backend-config=python,shm-region-prefix-name={self.region_prefix}",
             f"--http-restricted-api={RESTRICTED_APIS}:{ADMIN_KEY_HEADER}={self._admin_key}",
-            f"--grpc-restricted-protocol={RESTRICTED_APIS}:{ADMIN_KEY_HEADER}={self._admin_key}",
+            f"--grpc-restricted-protocol={RESTRICTED_APIS}:{self._grpc_key_header}={self._admin_key}",
             # p50/p99 latency per model for the dashboards (nv_inference_request_summary_us).
             "--metrics-config=summary_latencies=true",
             *options.rate_limit_args,
@@ -269,7 +345,8 @@ class EmbeddedServer:
 
     def environment(self) -> dict[str, str]:
         """The server's environment: this interpreter's ``bin/`` and ``LIBDIR`` first."""
-        environment = dict(os.environ)
+        # The key reaches the server on its command line only (Triton offers no other way).
+        environment = {name: value for name, value in os.environ.items() if name != "TRITON_ADMIN_KEY"}
         for variable, value in STEADY_MALLOC.items():
             environment.setdefault(variable, value)
         environment["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), environment.get("PATH", "")])
@@ -289,11 +366,19 @@ class EmbeddedServer:
         if self._wheel:
             self._lay_out_python_backend(self._wheel)
         output = self._log_file if self._log_file is not None else None
+        self._private_shm = private_shm_prefix()
+        if self._private_shm is None:
+            warnings.warn(
+                "no private /dev/shm for the server (unshare --mount is not allowed here): other local users "
+                "can read the Python backend's shared-memory regions, which hold the images",
+                stacklevel=2,
+            )
         self._process = subprocess.Popen(
-            self.command(),
+            [*(self._private_shm or []), *self.command()],
             env=self.environment(),
             stdout=output,
             stderr=subprocess.STDOUT if output else None,
+            umask=SERVER_UMASK,
         )
         self.wait_until_ready(timeout=timeout)
 
@@ -344,21 +429,55 @@ class EmbeddedServer:
         if self._process is not None and self._process.poll() is None:
             self._process.send_signal(signal.SIGTERM)
 
+    @property
+    def shm_folder(self) -> Path:
+        """The ``/dev/shm`` the server's processes see: their private one while the server runs."""
+        if self._private_shm is not None and self._process is not None:
+            return Path(f"/proc/{self._process.pid}/root") / SHM_FOLDER.relative_to("/")
+        return SHM_FOLDER
+
+    def shared_memory_regions(self) -> list[Path]:
+        """This server's Python-backend regions (one per stub), in the ``/dev/shm`` its processes see."""
+        with contextlib.suppress(OSError):
+            return sorted(self.shm_folder.glob(f"{self.region_prefix}*"))
+        return []
+
     def kill(self) -> None:
         """Kills the server with SIGKILL, as a crash would; :meth:`start` may launch it again."""
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             process.kill()
             process.wait()
+        self._end_stubs()
+
+    def _end_stubs(self) -> None:
+        """Kills the stubs that outlived their server, then removes what regions are left.
+
+        A stub whose server died can live on as an orphan (seen after crashes under memory pressure),
+        holding its region and, in a private ``/dev/shm``, the whole tmpfs. This launch's stubs are
+        the processes whose command line names :attr:`region_prefix`.
+        """
+        for pid in processes_naming(self.region_prefix):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        self._remove_regions()
+
+    def _remove_regions(self) -> None:
+        """Removes the regions a stopped server left in the host's ``/dev/shm`` (a dead stub leaves its
+        own); a private ``/dev/shm`` goes away by itself with the server's last process."""
+        for region in SHM_FOLDER.glob(f"{self.region_prefix}*"):
+            region.unlink(missing_ok=True)
 
     def stop(self, *, timeout: float = 45.0) -> int | None:
         """Stops the server with SIGTERM, SIGKILL after ``timeout`` seconds.
 
         On SIGTERM Triton finishes in-flight requests and waits for open client connections up to
-        its ``--exit-timeout-secs`` (30 s by default): close clients first for a quick stop.
+        its ``--exit-timeout-secs`` (:attr:`ServerOptions.exit_timeout_s`). The server's
+        shared-memory regions are removed once it has exited.
         """
         process, self._process = self._process, None
         if process is None:
+            self._end_stubs()
             return None
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -367,6 +486,7 @@ class EmbeddedServer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        self._end_stubs()
         return process.returncode
 
     def close(self) -> None:
@@ -410,3 +530,14 @@ def child_processes(parent: int, *, command_part: str) -> list[int]:
         if parent_pid == parent and command_part in command:
             children.append(int(entry.name))
     return children
+
+
+def processes_naming(text: str) -> list[int]:
+    """Processes whose command line holds ``text``, from ``/proc``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if text in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(entry.name))
+    return found

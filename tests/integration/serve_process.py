@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from yolo26_triton.server import free_port
+from yolo26_triton.server import child_processes, free_port
 
 READY_MARK = "triton-detect: ready:"
 
@@ -20,6 +20,7 @@ class ServeProcess:
     process: subprocess.Popen[bytes]
     output: Path
     grpc_port: int
+    http_port: int
 
     def ready_line(self, timeout: float = 120.0) -> str:
         """Waits for the ready line and returns it; fails if the command exits first."""
@@ -29,6 +30,11 @@ class ServeProcess:
             assert time.monotonic() < deadline, "no ready line"
             time.sleep(0.2)
         return next(line for line in self.output.read_text().splitlines() if READY_MARK in line)
+
+    def tritonserver(self) -> int:
+        """PID of the ``tritonserver`` that the command launched."""
+        (pid,) = child_processes(self.process.pid, command_part="tritonserver")
+        return pid
 
     def kill(self) -> None:
         """Kills the command if it still runs (test cleanup)."""
@@ -53,4 +59,4 @@ def start_serve(repository: Path, output: Path) -> ServeProcess:
     ]
     with output.open("w") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
-    return ServeProcess(process=process, output=output, grpc_port=grpc)
+    return ServeProcess(process=process, output=output, grpc_port=grpc, http_port=http)

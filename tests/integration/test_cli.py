@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,16 +24,40 @@ TRITON_DETECT = [sys.executable, "-m", "yolo26_triton.cli"]
 
 
 def test_serve_prints_ready_and_stops_cleanly_on_sigterm(repository: Path, tmp_path: Path) -> None:
+    """Even with an idle keep-alive HTTP client connected, which holds Triton 2.51 until its exit
+    timeout and makes it exit with code 1 (hardening issue, finding 5)."""
     serve = start_serve(repository, tmp_path / "serve.log")
     try:
         ready_line = serve.ready_line()
         assert f"127.0.0.1:{serve.grpc_port}" in ready_line and "trained" in ready_line
-        started = time.monotonic()
-        serve.process.send_signal(signal.SIGTERM)
-        assert serve.process.wait(timeout=60) == 0
-        assert time.monotonic() - started < 30
+        with socket.create_connection(("127.0.0.1", serve.http_port), timeout=10) as idle:
+            idle.sendall(b"GET /v2/health/ready HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert idle.recv(4096).startswith(b"HTTP/1.1 200")
+            started = time.monotonic()
+            serve.process.send_signal(signal.SIGTERM)
+            assert serve.process.wait(timeout=60) == 0
+            assert time.monotonic() - started < 10
     finally:
         serve.kill()
+
+
+def test_serve_refuses_a_public_address_without_the_opt_in(repository: Path) -> None:
+    refused = subprocess.run(
+        [*TRITON_DETECT, "serve", "--repository", str(repository), "--host", "0.0.0.0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 1
+    assert "refusing to listen on 0.0.0.0" in refused.stderr
+    assert "CVE-2025-23310" in refused.stderr and "--expose-unpatched-server" in refused.stderr
+    help_text = subprocess.run(
+        [*TRITON_DETECT, "serve", "--help"], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    assert "--expose-unpatched-server" in help_text
+    for bug in ("2**62", "CVE-2025-23310/23311", "CVE-2025-23319/23320/23334", "gzip"):
+        assert bug in " ".join(help_text.split()), bug
 
 
 def test_detect_command_prints_json_lines_and_annotates(server: EmbeddedServer, tmp_path: Path) -> None:

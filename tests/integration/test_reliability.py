@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import signal
 import time
 import urllib.error
@@ -23,7 +25,7 @@ from yolo26_triton.client import (
     TritonConfig,
     TritonError,
 )
-from yolo26_triton.server import STUB_NAME, EmbeddedServer, ServerOptions, child_processes
+from yolo26_triton.server import STUB_NAME, EmbeddedServer, ServerOptions, child_processes, processes_naming
 
 from ..conftest import FAST_EXIT
 from ..jpeg_variants import bad_inputs, unusual_jpegs
@@ -210,12 +212,49 @@ def test_crashed_stub_fails_the_healthcheck(repository: Path, tmp_path: Path) ->
 
 
 def test_serve_exits_when_a_stub_dies(repository: Path, tmp_path: Path) -> None:
+    """Within 5 s, exit code 3, and no shared-memory region of the dead server left behind."""
     serve = start_serve(repository, tmp_path / "serve.log")
     try:
         serve.ready_line()
-        (tritonserver,) = child_processes(serve.process.pid, command_part="tritonserver")
+        tritonserver = serve.tritonserver()
+        command = Path(f"/proc/{tritonserver}/cmdline").read_bytes().decode()
+        prefix = re.search(r"shm-region-prefix-name=([^\x00]+)", command)[1]  # type: ignore[index]
+        assert len(list(Path(f"/proc/{tritonserver}/root/dev/shm").glob(f"{prefix}*"))) == 5
+        started = time.monotonic()
         kill_stub(tritonserver, "yolo26")
         assert serve.process.wait(timeout=60) == 3
+        assert time.monotonic() - started < 5
         assert "stub process died" in serve.output.read_text()
+        assert not list(Path("/dev/shm").glob(f"{prefix}*"))  # never in the host's /dev/shm
+        # The private /dev/shm is freed with the last process that holds it: no stub outlives serve.
+        assert not processes_naming(prefix)
     finally:
         serve.kill()
+
+
+def executions(server: EmbeddedServer, model: str) -> int:
+    """How many requests ``model`` has run (Triton's statistics)."""
+    url = f"http://{server.options.http_url}/v2/models/{model}/stats"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        statistics = json.load(response)["model_stats"]
+    return sum(int(version["inference_count"]) for version in statistics)
+
+
+@pytest.mark.parametrize(
+    ("parameters", "phrase"),
+    [
+        ({"conf_threshold": 1.5}, "conf_threshold must be a number in [0, 1]"),
+        ({"iou_threshold": "high"}, "iou_threshold must be a number in [0, 1]"),
+        ({"max_detections": 0}, "max_detections must be an integer in [1, 300]"),
+    ],
+)
+def test_bad_parameters_are_refused_before_any_decode(
+    server: EmbeddedServer, parameters: dict[str, object], phrase: str
+) -> None:
+    """Validate checks them first (hardening issue, finding 7): preprocess never runs."""
+    before = executions(server, "preprocess")
+    with pytest.raises(InferenceServerException) as refused:
+        infer(server, "grpc", SAMPLE_IMAGES[0].read_bytes(), **parameters)
+    assert "INVALID_ARGUMENT" in str(refused.value.status())
+    assert phrase in refused.value.message()
+    assert executions(server, "preprocess") == before

@@ -1,8 +1,7 @@
-"""The builder's pieces that need no export: names from ONNX metadata, the TensorRT step, fallbacks."""
+"""The builder's pieces that need no export: names from ONNX metadata, the detector id, fallbacks."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,16 +11,20 @@ import pytest
 from onnx import TensorProto, helper
 
 from yolo26_triton.builder import (
+    STALE_PIPELINE,
     BuildError,
     _fallback_yaml,
     add_detector_id_output,
-    build_engine,
     build_repository,
+    check_against_configs,
     detector_id_in_onnx,
     load_model,
     names_from_onnx,
-    trtexec_command,
+    remove_stale_pipeline,
 )
+from yolo26_triton.repository import copy_templates
+
+REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
 
 
 def tiny_onnx(path: Path, metadata: dict[str, str]) -> Path:
@@ -46,30 +49,28 @@ def test_onnx_without_names_is_refused(tmp_path: Path) -> None:
         names_from_onnx(tiny_onnx(tmp_path / "model.onnx", {}))
 
 
-def test_trtexec_command_matches_the_configs(tmp_path: Path) -> None:
-    command = trtexec_command(tmp_path / "model.onnx")
-    assert "--fp16" in command
-    assert f"--saveEngine={tmp_path / 'model.plan'}" in command
-    assert "--minShapes=images:1x3x640x640" in command
-    assert "--maxShapes=images:16x3x640x640" in command  # max_batch_size of the composing models
+def test_a_model_dali_left_by_older_builds_is_removed(tmp_path: Path) -> None:
+    """The DALI backend would load it before preprocess/1/dali.py, with another DALI's serialization."""
+    stale = tmp_path / STALE_PIPELINE
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"serialized by DALI 2.4.0")
+    (stale.parent / "dali.py").write_text("# the pipeline\n")
+    remove_stale_pipeline(tmp_path)
+    assert not stale.exists()
+    assert (stale.parent / "dali.py").exists()
+    remove_stale_pipeline(tmp_path)  # nothing to remove: no error
 
 
-def test_engine_build_without_tensorrt_says_where_to_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path))  # no trtexec on this machine either way
-    onnx_path = tiny_onnx(tmp_path / "model.onnx", {"names": "{0: 'a'}"})
-    with pytest.raises(BuildError, match=r"trtexec not found.*trtexec --onnx="):
-        build_engine(onnx_path)
-
-
-def test_up_to_date_engine_is_not_rebuilt(tmp_path: Path) -> None:
-    onnx_path = tiny_onnx(tmp_path / "model.onnx", {"names": "{0: 'a'}"})
-    plan = tmp_path / "model.plan"
-    plan.write_bytes(b"engine")
-    os.utime(plan, (onnx_path.stat().st_mtime + 10,) * 2)
-    assert build_engine(onnx_path) == plan
-    assert plan.read_bytes() == b"engine"
+def test_an_onnx_that_breaks_the_config_contract_fails_the_build(tmp_path: Path) -> None:
+    repository = tmp_path / "model_repository"
+    copy_templates(REPOSITORY, repository)
+    path = batched_onnx(repository / "yolo26" / "1" / "model.onnx")  # float images, no detector id
+    expected = (
+        r"does not fit yolo26/config.pbtxt: input images: TYPE_FP32 in the graph, TYPE_UINT8 in the config; "
+        r"input images: dims \[3, 4, 4\] .*output_detector_id"
+    )
+    with pytest.raises(BuildError, match=expected):
+        check_against_configs(path)
 
 
 def test_unknown_weights_are_refused() -> None:

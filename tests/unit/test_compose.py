@@ -8,13 +8,18 @@ bad ports or durations fail), and every service, profile, healthcheck and volume
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
 import pytest
 import yaml
 from compose_spec import PyCompose
+from tritonclient.grpc import model_config_pb2
 
+from yolo26_triton.contract import MAX_BATCH_SIZE
+from yolo26_triton.production_image import production_image
+from yolo26_triton.repository import read_config
 from yolo26_triton.server import DEFAULT_DETECTOR_SLOTS, STEADY_MALLOC, ServerOptions
 
 from ..compose_file import COMPOSE_FILE, ROOT, interpolate
@@ -27,6 +32,9 @@ HARDENED_FLAGS = (
     "--http-restricted-api=model-repository,shared-memory,logging,trace:admin-key=key",
     "--grpc-restricted-protocol=model-repository,shared-memory,logging,trace:admin-key=key",
 )
+CLASSIC_HEAD_OUTPUT = {"output0": {0: 84, 1: 8400}}
+"""The configs' variable dims of ``output0`` for the largest output: the classic head of 80 classes."""
+TYPE_BYTES = {"TYPE_FP32": 4, "TYPE_INT32": 4, "TYPE_UINT8": 1, "TYPE_FP16": 2}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +61,7 @@ def test_secrets_are_required_not_defaulted() -> None:
 
 
 def test_profiles(compose: dict[str, Any]) -> None:
-    assert services_in(compose, None) == {"model-builder", "triton"}
+    assert services_in(compose, None) == {"model-builder", "triton", "front"}
     assert services_in(compose, "cpu") == {"model-builder-cpu", "triton-cpu"}
     assert services_in(compose, "monitoring") == {"prometheus", "grafana"}
 
@@ -91,7 +99,9 @@ def test_servers_are_hardened_and_observable(compose: dict[str, Any], name: str)
     assert service["restart"] == "unless-stopped"
     assert service["shm_size"] == "1gb"
     assert service["environment"] == STEADY_MALLOC
-    assert service["ports"] == ["127.0.0.1:8000:8000", "127.0.0.1:8001:8001", "127.0.0.1:8002:8002"]
+    # HTTP and gRPC only through the front (tests/unit/test_front_config.py); metrics published.
+    assert service["ports"] == ["127.0.0.1:8002:8002"]
+    assert [str(port) for port in service["expose"]] == ["8000", "8001"]
     assert service["volumes"] == ["./model_repository:/models:ro"]
 
 
@@ -106,6 +116,14 @@ def test_servers_run_the_detector_quota(compose: dict[str, Any], name: str, prof
     ]
     for flag in expected:
         assert flag in command
+
+
+def test_the_front_is_the_way_in(compose: dict[str, Any]) -> None:
+    front = compose["services"]["front"]
+    assert front["ports"] == ["127.0.0.1:8000:8000", "127.0.0.1:8001:8001"]
+    assert front["volumes"] == ["./deploy/front:/usr/local/etc/haproxy:ro"]
+    assert front["image"].startswith("haproxy:")
+    assert compose["services"]["triton-cpu"]["networks"]["default"]["aliases"] == ["triton"]
 
 
 def test_server_image_is_a_patched_ngc_release(compose: dict[str, Any]) -> None:
@@ -165,3 +183,36 @@ def test_grafana_provisioning_matches_the_mounts(compose: dict[str, Any]) -> Non
             continue
         assert panel["datasource"]["uid"] == datasource["uid"]
         assert all(target["expr"] for target in panel["targets"])
+
+
+def test_images_are_the_production_image_of_the_facts_file(compose: dict[str, Any]) -> None:
+    """Both images build FROM the image ``production_image.toml`` names, and are tagged with its release."""
+    facts = production_image()
+    for name in ("triton", "model-builder"):
+        service = compose["services"][name]
+        assert service["build"]["args"]["TRITON_IMAGE"] == facts.image
+        assert service["image"].endswith(f":{facts.release}")
+
+
+def test_gpu_cuda_memory_pool_holds_two_full_batches(compose: dict[str, Any]) -> None:
+    """The tensors passed between the GPU steps, for ``max_batch_size`` images, twice (one batch in the
+    detector while the next leaves preprocess), fit the pool; Triton's default does not."""
+    per_image = 0
+    for name in ("preprocess", "yolo26"):
+        config = read_config(ROOT / "model_repository" / name / "config.pbtxt")
+        for tensor in config.output:
+            dims = [
+                CLASSIC_HEAD_OUTPUT.get(tensor.name, {}).get(index, dim)
+                for index, dim in enumerate(tensor.dims)
+            ]
+            assert all(dim > 0 for dim in dims), (name, tensor.name, dims)
+            per_image += math.prod(dims) * TYPE_BYTES[model_config_pb2.DataType.Name(tensor.data_type)]
+    needed = 2 * MAX_BATCH_SIZE * per_image
+    (flag,) = [
+        arg
+        for arg in compose["services"]["triton"]["command"]
+        if arg.startswith("--cuda-memory-pool-byte-size=")
+    ]
+    device, size = flag.split("=")[1].split(":")
+    assert device == "0"
+    assert int(size) >= needed > production_image().cuda_memory_pool_default_bytes

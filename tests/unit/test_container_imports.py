@@ -1,26 +1,37 @@
-"""The model.py files import only what the NGC container has.
+"""What the container images' entry points import, they hold: checked without Docker.
+
+Each image's Python packages are derived from its Dockerfile (``tests/container_env.py``: its
+``pip install`` lines with their dependencies, plus what the NGC base image carries), and the entry
+points run in a ``python -I`` that sees only those packages and this checkout's ``src``:
+
+* the builder image: ``triton-detect build --help`` and a real offline build of ``yolo26n.yaml``,
+  then the imports of the engine build (ModelOpt AutoCast, NVML, Ultralytics' engine code);
+* the server image: every ``model.py``'s and ``dali.py``'s module-level imports.
 
 Inside the container a model.py runs in Triton's Python with the shared ``yolo26_triton`` package
-mounted; torch, Ultralytics, tritonclient, OpenCV and the client/builder code are not there. Each
-check runs in a fresh ``python -I`` (isolated: no PYTHONPATH, no user site) whose ``sys.path`` is
-set explicitly, and looks at ``sys.modules`` after the imports.
+installed; torch, Ultralytics, tritonclient, OpenCV and the client/builder code are not there.
 """
 
 import ast
 import json
-import os
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
+
+from yolo26_triton.production_image import production_image
+from yolo26_triton.repository import copy_templates
+
+from ..container_env import image_distributions, run_in_image, run_with_packages
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
 REPOSITORY = ROOT / "model_repository"
 MODEL_FILES = sorted(REPOSITORY.glob("*/1/model.py"))
-SITE_PACKAGES = sysconfig.get_paths()["purelib"]
+DALI_FILE = REPOSITORY / "preprocess" / "1" / "dali.py"
+BUILDER_IMAGE = ROOT / "container" / "builder.Dockerfile"
+SERVER_IMAGE = ROOT / "container" / "triton.Dockerfile"
 
 ONLY_INSIDE_TRITON = "triton_python_backend_utils"
 NOT_IN_CONTAINER = (
@@ -33,41 +44,76 @@ NOT_IN_CONTAINER = (
     "yolo26_triton.builder",
 )
 LAZY_IMPORTS_ALLOWED = {"cupy"}  # imported inside initialize() on KIND_GPU only
+ENGINE_BUILD_IMPORTS = ("modelopt.onnx.autocast", "pynvml", "ultralytics.utils.export.engine", "onnxruntime")
+"""What ``build --engine`` imports besides TensorRT (installed from the image's own $TRT_VERSION)."""
+OFFLINE = {"YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "false"}
+"""Ultralytics neither downloads nor pip-installs what is missing: a missing package fails the run."""
 
-CHILD = """
+IMPORT_AND_REPORT = """
 import importlib, json, sys
-config = json.loads(sys.argv[1])
-stdlib = [path for path in sys.path if path.startswith(sys.base_prefix)]
-sys.path[:] = config["front"] + stdlib + config["site"]
-for name in config["modules"]:
+for name in sys.argv[1:]:
     importlib.import_module(name)
-namespace = {}
-exec(config["extra"], namespace)
 import yolo26_triton
-print(json.dumps({
-    "modules": sorted(sys.modules),
-    "path": sys.path,
-    "package": yolo26_triton.__file__,
-    "extra": namespace.get("result"),
-}))
+print(json.dumps({"modules": sorted(sys.modules), "path": sys.path, "package": yolo26_triton.__file__}))
 """
 
 
-def run_isolated(modules: list[str], front: list[Path], site: list[str], extra: str = "") -> dict:
-    """Imports ``modules`` in ``python -I`` with ``sys.path = front + stdlib + site``."""
-    config = {"modules": modules, "front": [str(path) for path in front], "site": site, "extra": extra}
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
-    completed = subprocess.run(
-        [sys.executable, "-I", "-c", CHILD, json.dumps(config)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=environment,
-        cwd=str(ROOT / "tests"),
-        check=False,
+@pytest.fixture(scope="module")
+def builder_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("builder-image") / "site-packages"
+
+
+@pytest.fixture(scope="module")
+def server_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("server-image") / "site-packages"
+
+
+def in_image(
+    dockerfile: Path, site: Path, code: str, argv: list[str], **options: object
+) -> subprocess.CompletedProcess[str]:
+    completed = run_in_image(dockerfile, code, site, argv=argv, **options)  # type: ignore[arg-type]
+    assert completed.returncode == 0, (
+        f"exit {completed.returncode}\n{completed.stdout[-2000:]}\n{completed.stderr[-4000:]}"
     )
-    assert completed.returncode == 0, completed.stderr
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    return completed
+
+
+def test_builder_cli_runs_with_the_builder_image_packages(builder_site: Path) -> None:
+    completed = in_image(
+        BUILDER_IMAGE,
+        builder_site,
+        "import sys\nfrom yolo26_triton.cli import main\nsys.exit(main())",
+        ["build", "--help"],
+    )
+    assert "--engine" in completed.stdout
+
+
+def test_builder_builds_offline_with_the_builder_image_packages(builder_site: Path, tmp_path: Path) -> None:
+    """The real ``build`` of an untrained YAML model, then the engine build's imports."""
+    repository = tmp_path / "model_repository"
+    copy_templates(REPOSITORY, repository)
+    code = (
+        "import importlib, sys\nfrom yolo26_triton.cli import main\nexit_code = main(sys.argv[1:])\n"
+        f"for name in {ENGINE_BUILD_IMPORTS!r}:\n    importlib.import_module(name)\nsys.exit(exit_code)"
+    )
+    in_image(
+        BUILDER_IMAGE,
+        builder_site,
+        code,
+        ["build", "--weights", "yolo26n.yaml", "--repository", str(repository)],
+        environment=OFFLINE,
+    )
+    assert (repository / "yolo26" / "1" / "model.onnx").is_file()
+    assert (repository / "yolo26" / "1" / "metadata.json").is_file()
+
+
+def test_builder_image_cv2_needs_no_libgl() -> None:
+    """Ultralytics imports cv2 at once; ``opencv-python`` needs libGL.so.1, which the image lacks."""
+    distributions = image_distributions(BUILDER_IMAGE)
+    assert "ultralytics" in distributions
+    if not production_image().has_libgl:
+        assert "opencv-python" not in distributions
+        assert "opencv-python-headless" in distributions
 
 
 def loaded(modules: list[str], name: str) -> bool:
@@ -106,17 +152,21 @@ def test_every_model_py_is_checked() -> None:
     }
 
 
-@pytest.mark.parametrize("model_file", MODEL_FILES, ids=lambda path: path.parents[1].name)
-def test_model_py_imports_only_what_the_container_has(model_file: Path) -> None:
+@pytest.mark.parametrize(
+    "model_file", [*MODEL_FILES, DALI_FILE], ids=lambda path: f"{path.parents[1].name}/{path.name}"
+)
+def test_model_files_import_only_what_the_server_image_has(model_file: Path, server_site: Path) -> None:
     module_level, nested = model_imports(model_file)
-    assert ONLY_INSIDE_TRITON in module_level
-    assert any(name.startswith("yolo26_triton.ops") for name in module_level)
+    if model_file.name == "model.py":
+        assert ONLY_INSIDE_TRITON in module_level
+    assert any(name.startswith("yolo26_triton.") for name in module_level)
     assert nested <= LAZY_IMPORTS_ALLOWED, nested
     to_import = [name for name in module_level if name != ONLY_INSIDE_TRITON]
 
-    result = run_isolated(to_import, front=[SRC, model_file.parent], site=[SITE_PACKAGES])
+    completed = in_image(SERVER_IMAGE, server_site, IMPORT_AND_REPORT, to_import)
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
 
-    assert result["path"][:2] == [str(SRC), str(model_file.parent)]
+    assert result["path"][0] == str(SRC)
     assert result["package"] == str(SRC / "yolo26_triton" / "__init__.py")  # this checkout, not another
     for name in to_import:
         assert name in result["modules"], name
@@ -126,25 +176,20 @@ def test_model_py_imports_only_what_the_container_has(model_file: Path) -> None:
 
 def test_gpu_postprocess_math_needs_numpy_alone(tmp_path: Path) -> None:
     """Modules detections, letterbox and metadata import and run with NumPy alone (no DALI, onnxruntime)."""
-    import numpy
-
-    site = tmp_path / "site-packages"
-    site.mkdir()
-    numpy_dir = Path(numpy.__file__).parent
-    for entry in (numpy_dir, numpy_dir.parent / "numpy.libs"):
-        if entry.exists():
-            (site / entry.name).symlink_to(entry)
     modules = ["yolo26_triton.ops.detections", "yolo26_triton.ops.letterbox", "yolo26_triton.ops.metadata"]
-    extra = """
-import numpy as np
+    code = IMPORT_AND_REPORT.replace(
+        "print(json.dumps({",
+        """import numpy as np
 from yolo26_triton.ops.detections import DetectionSettings, detections_in_original_pixels
 raw = np.zeros((300, 6), np.float32)
 raw[0] = [100, 140, 300, 500, 0.9, 3]
 boxes, scores, class_ids = detections_in_original_pixels(raw, (720, 1280), DetectionSettings(), 640, np)
-result = [boxes.tolist(), scores.tolist(), class_ids.tolist()]
-"""
+print(json.dumps({"extra": [boxes.tolist(), scores.tolist(), class_ids.tolist()],""",
+    )
 
-    result = run_isolated(modules, front=[SRC], site=[str(site)], extra=extra)
+    completed = run_with_packages({"numpy"}, code, tmp_path / "site-packages", argv=modules)
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
 
     for name in modules:
         assert name in result["modules"], name

@@ -164,7 +164,7 @@ def test_server_is_compose_server(overlay: str, compose: dict[str, Any]) -> None
     assert triton["readinessProbe"]["periodSeconds"] == int(healthcheck["interval"].rstrip("s"))
     assert triton["readinessProbe"]["timeoutSeconds"] == int(healthcheck["timeout"].rstrip("s"))
     assert triton["readinessProbe"]["failureThreshold"] == healthcheck["retries"]
-    assert triton["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": "http"}
+    assert triton["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": "triton-http"}
 
     (shm,) = [v for v in pod["volumes"] if v["name"] == "dshm"]
     assert shm["emptyDir"]["medium"] == "Memory"
@@ -173,8 +173,13 @@ def test_server_is_compose_server(overlay: str, compose: dict[str, Any]) -> None
 
     defaults = ServerOptions()
     ports = {port["name"]: port["containerPort"] for port in triton["ports"]}
-    assert ports == {"http": defaults.http_port, "grpc": defaults.grpc_port, "metrics": defaults.metrics_port}
-    assert sorted(ports.values()) == sorted(compose_ports(service))
+    assert ports == {
+        "triton-http": defaults.http_port,
+        "triton-grpc": defaults.grpc_port,
+        "metrics": defaults.metrics_port,
+    }
+    exposed = [int(port) for port in service.get("expose", [])]  # reached only by the front
+    assert sorted(ports.values()) == sorted(exposed + compose_ports(service))
 
     gpus_in_compose = "deploy" in service
     for section in ("requests", "limits"):
@@ -293,9 +298,11 @@ def test_service_monitor_pdb_and_hpa_find_the_servers() -> None:
     service = find(objects, "Service", SERVER)
     assert matches(service["spec"]["selector"], pod_labels)
     container_ports = {
-        port["name"] for port in container(deployment["spec"]["template"]["spec"], "triton")["ports"]
+        port["name"]
+        for name in ("front", "triton")
+        for port in container(deployment["spec"]["template"]["spec"], name)["ports"]
     }
-    assert {port["targetPort"] for port in service["spec"]["ports"]} == container_ports
+    assert {port["targetPort"] for port in service["spec"]["ports"]} <= container_ports
     monitor = find(objects, "ServiceMonitor", SERVER)
     assert matches(monitor["spec"]["selector"]["matchLabels"], service["metadata"]["labels"])
     (endpoint,) = monitor["spec"]["endpoints"]
@@ -354,8 +361,10 @@ def test_kserve_runs_the_base_server() -> None:
     }
     predictor = service["spec"]["predictor"]
     assert predictor["model"]["resources"] == base["resources"]
-    for field in ("securityContext", "initContainers", "volumes", "terminationGracePeriodSeconds"):
+    for field in ("securityContext", "initContainers", "terminationGracePeriodSeconds"):
         assert predictor[field] == base_pod[field]
+    # The pod's volumes but the front's: KServe routes to the model server's port, no sidecar front.
+    assert predictor["volumes"] == [volume for volume in base_pod["volumes"] if volume["name"] != "front"]
     assert predictor["model"]["runtime"] == runtime["metadata"]["name"]
     assert predictor["model"]["modelFormat"] in [
         {"name": f["name"], "version": f["version"]} for f in runtime["spec"]["supportedModelFormats"]
@@ -369,3 +378,68 @@ def test_kserve_runs_the_base_server() -> None:
     kserve_labels = {"serving.kserve.io/inferenceservice": service["metadata"]["name"]}
     assert find(objects, "PodDisruptionBudget", SERVER)["spec"]["selector"]["matchLabels"] == kserve_labels
     assert find(objects, "ServiceMonitor", SERVER)["spec"]["selector"]["matchLabels"] == kserve_labels
+
+
+@pytest.mark.parametrize("overlay", ["base", "cpu"])
+def test_clients_reach_triton_only_through_compose_front(overlay: str, compose: dict[str, Any]) -> None:
+    """The pod's ``front`` is compose's ``front`` (image, the very files of deploy/front) in front of the
+    pod's Triton; the Service's http and grpc ports are the front's, and the NetworkPolicy admits no one
+    else to Triton's own ports."""
+    objects = render(overlay)
+    pod = server_pod(overlay)["spec"]
+    front = container(pod, "front")
+    service = compose["front"]
+    assert front["image"] == service["image"]
+    (mount,) = front["volumeMounts"]
+    (folder,) = service["volumes"]
+    source, target = folder.split(":")[:2]  # compose short syntax: SOURCE:TARGET:MODE
+    assert source.endswith("deploy/front") and mount["mountPath"] == target
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    config_map = find(objects, "ConfigMap", volume["configMap"]["name"])
+    front_dir = ROOT / "deploy" / "front"
+    assert config_map["data"] == {name: (front_dir / name).read_text() for name in config_map["data"]}
+    assert set(config_map["data"]) == {"haproxy.cfg", "triton_front.lua"}
+
+    environment = {e["name"]: e["value"] for e in front["env"]}
+    defaults = ServerOptions()
+    assert environment["YOLO26_TRITON_HTTP"] == f"127.0.0.1:{defaults.http_port}"
+    assert environment["YOLO26_TRITON_GRPC"] == f"127.0.0.1:{defaults.grpc_port}"
+    front_ports = {port["name"]: port["containerPort"] for port in front["ports"]}
+    assert environment["YOLO26_FRONT_HTTP_BIND"] == f":{front_ports['http']}"
+    assert environment["YOLO26_FRONT_GRPC_BIND"] == f":{front_ports['grpc']}"
+
+    service_ports = {port["name"]: port for port in find(objects, "Service", SERVER)["spec"]["ports"]}
+    assert service_ports["http"]["targetPort"] == "http" and service_ports["grpc"]["targetPort"] == "grpc"
+    assert service_ports["http"]["port"] == defaults.http_port  # what clients used before the front
+    assert service_ports["grpc"]["port"] == defaults.grpc_port
+    policy = find(objects, "NetworkPolicy", SERVER)["spec"]
+    assert matches(policy["podSelector"]["matchLabels"], server_pod(overlay)["metadata"]["labels"])
+    (rule,) = policy["ingress"]
+    assert sorted(port["port"] for port in rule["ports"]) == ["grpc", "http", "metrics"]
+    triton_port_names = {port["name"] for port in container(pod, "triton")["ports"]}
+    assert {"triton-http", "triton-grpc"} <= triton_port_names  # never admitted by the policy
+
+
+@pytest.mark.parametrize("overlay", ["base", "cpu", "kserve"])
+def test_every_config_map_a_pod_mounts_is_rendered(overlay: str) -> None:
+    """Kustomize renames generated ConfigMaps (hash suffix) only where it knows the reference: a pod
+    spec copied into a CRD (kserve) must not mount a name that does not exist."""
+    objects = render(overlay)
+    config_maps = {o["metadata"]["name"] for o in objects if o["kind"] == "ConfigMap"}
+    mounted = {volume["configMap"]["name"] for o in objects for volume in _config_map_volumes(o)}
+    assert mounted <= config_maps
+
+
+def _config_map_volumes(node: Any) -> list[dict[str, Any]]:
+    """Every ``volumes`` entry with a ``configMap`` anywhere in a rendered object."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "volumes" and isinstance(value, list):
+                found += [volume for volume in value if "configMap" in volume]
+            else:
+                found += _config_map_volumes(value)
+    elif isinstance(node, list):
+        for item in node:
+            found += _config_map_volumes(item)
+    return found

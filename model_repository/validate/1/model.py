@@ -1,6 +1,8 @@
 """validate: passes acceptable JPEG bytes on unchanged, refuses the others with INVALID_ARG.
 
-A thin adapter over ``yolo26_triton.ops.image_check``; each request is judged alone.
+A thin adapter over ``yolo26_triton.ops.image_check``; each request is judged alone, its parameters
+(``conf_threshold``, ``iou_threshold``, ``max_detections``) first, then its image header, so that a
+bad request costs no decode and no inference.
 """
 
 import json
@@ -8,6 +10,7 @@ import json
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
+from yolo26_triton.ops.detections import DetectionSettings
 from yolo26_triton.ops.image_check import ImageLimits, InvalidImageError, check_image
 
 
@@ -19,23 +22,27 @@ class TritonPythonModel:
         config = json.loads(args["model_config"])
         parameters = {key: value["string_value"] for key, value in config["parameters"].items()}
         self._limits = ImageLimits(
-            max_bytes=int(parameters["max_image_bytes"]), max_pixels=int(parameters["max_image_pixels"])
+            max_bytes=int(parameters["max_image_bytes"]),
+            max_pixels=int(parameters["max_image_pixels"]),
+            max_pixels_per_byte=float(parameters["max_image_pixels_per_byte"]),
         )
 
     def execute(self, requests):
-        """Checks each request's image; good bytes go on as CHECKED_IMAGE."""
+        """Checks each request's parameters and image; good bytes go on as CHECKED_IMAGE."""
         return [self._respond(request) for request in requests]
 
     def _respond(self, request):
         image = pb_utils.get_input_tensor_by_name(request, "IMAGE").as_numpy()
         try:
+            # The same check postprocess applies later, done here before anything is decoded.
+            DetectionSettings().with_request_parameters(request.parameters())
             if image.shape[0] != 1:
                 raise InvalidImageError(
                     "IMAGE must hold one image per request (shape [1, bytes]), "
                     f"got shape {list(image.shape)}; send several images as concurrent requests"
                 )
             check_image(image[0].tobytes(), self._limits)
-        except InvalidImageError as error:
+        except ValueError as error:  # InvalidImageError is a ValueError
             return pb_utils.InferenceResponse(
                 error=pb_utils.TritonError(str(error), pb_utils.TritonError.INVALID_ARG)
             )

@@ -108,6 +108,10 @@ _BY_STATUS: dict[str, type[TritonError]] = {
     "401": AccessDeniedError,
     "403": AccessDeniedError,
     "400": InvalidInputError,
+    # The front's refusals of a request itself (deploy/front): no body length, too large, compressed.
+    "411": InvalidInputError,
+    "413": InvalidInputError,
+    "415": InvalidInputError,
     "404": ModelNotReadyError,
     "429": ServerUnavailableError,
     "502": ServerUnavailableError,

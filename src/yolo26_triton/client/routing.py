@@ -16,18 +16,20 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
+from ..contract import is_version, route_name
+
+__all__ = [
+    "VersionPicker",
+    "VersionWeights",
+    "format_split",
+    "is_version",
+    "parse_split",
+    "route_name",
+    "split_problem",
+]
+
 VersionWeights = tuple[tuple[str, int], ...]
 """``((version, weight), ...)``, as parsed from ``"1:90,2:10"``."""
-
-
-def route_name(entry_point: str, version: str) -> str:
-    """The ensemble pinned to detector ``version`` behind ``entry_point``: ``<entry_point>_v<version>``."""
-    return f"{entry_point}_v{version}"
-
-
-def is_version(text: str) -> bool:
-    """Whether ``text`` is a Triton version number (a positive integer without sign or spaces)."""
-    return text.isdigit() and int(text) >= 1
 
 
 def parse_split(text: str) -> VersionWeights:

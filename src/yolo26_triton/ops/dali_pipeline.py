@@ -2,10 +2,17 @@
 
 One definition serves:
 
-* the GPU profile: serialized with ``decoder="mixed"`` (nvJPEG) to ``preprocess/1/model.dali``
-  for Triton's DALI backend (:func:`serialize_for_triton`);
+* the GPU profile: ``preprocess/1/dali.py`` declares :func:`letterbox_outputs` with
+  ``decoder="mixed"`` (nvJPEG) in an ``@autoserialize`` pipeline, which Triton's DALI backend
+  serializes when the model loads, with its own DALI (2.1.1 in the 26.06 image: one DALI version,
+  no serialized file from another);
 * the CPU profile: built with ``decoder="cpu"`` inside the Python-backend preprocess model;
-* the tests and the in-process baseline.
+* the tests and the in-process baseline; ``tests/unit/ops/test_dali_server_version.py`` runs it with
+  the DALI version of the server image's backend too.
+
+The decoder is ``fn.experimental.decoders.image``: it applies the EXIF orientation in DALI 2.1.1
+and 2.4.0 alike, as ``cv2.imread`` does in Ultralytics, while 2.1.1's ``fn.decoders.image`` ignores
+it (a phone photo with orientation 6 would come out sideways, with width and height swapped).
 
 The letterbox matches Ultralytics' ``LetterBox`` to within one grey level: resize each side to
 ``round(side * ratio)`` with linear interpolation and no antialiasing, then place the image with
@@ -21,7 +28,6 @@ bytes of a float tensor to copy between the steps.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
 from nvidia.dali import fn, math, pipeline_def, types
@@ -46,7 +52,9 @@ def letterbox_graph(encoded: Any, size: int, decoder: Decoder) -> tuple[Any, Any
         ``(images, original_size)`` DataNodes.
     """
     decoder_options: dict[str, Any] = {"hw_decoder_load": HW_DECODER_LOAD} if decoder == "mixed" else {}
-    image = fn.decoders.image(encoded, device=decoder, output_type=types.RGB, **decoder_options)
+    # DALI >= 2.2 warns that this is a deprecated alias of fn.decoders.image (which there applies EXIF
+    # too); the server's 2.1.1 needs it for EXIF orientation (module docstring).
+    image = fn.experimental.decoders.image(encoded, device=decoder, output_type=types.RGB, **decoder_options)
     shape = image.shape(dtype=types.INT32)
     height, width = shape[0], shape[1]
     # Geometry in float64 with Python's round-half-to-even, as LetterboxGeometry and Ultralytics
@@ -95,6 +103,13 @@ def _round_half_to_even(value: Any) -> Any:
     return math.floor(value + 0.5) - is_tie * lower_is_even
 
 
+def letterbox_outputs(size: int, decoder: Decoder) -> tuple[Any, Any]:
+    """The whole graph, for a pipeline definition: the ``external_source`` named :data:`INPUT_NAME`
+    (encoded bytes), then :func:`letterbox_graph`. Returns ``(images, original_size)``."""
+    encoded = fn.external_source(name=INPUT_NAME, device="cpu", dtype=types.UINT8, ndim=1)
+    return letterbox_graph(encoded, size, decoder)
+
+
 def build_pipeline(
     *, decoder: Decoder, size: int, batch_size: int, num_threads: int = 1, device_id: int | None = None
 ) -> Pipeline:
@@ -114,20 +129,7 @@ def build_pipeline(
         batch_size=batch_size, num_threads=num_threads, device_id=device_id, prefetch_queue_depth=1
     )
     def letterbox_pipeline():  # type: ignore[no-untyped-def]
-        encoded = fn.external_source(name=INPUT_NAME, device="cpu", dtype=types.UINT8, ndim=1)
-        images, original_size = letterbox_graph(encoded, size, decoder)
-        return images, original_size
+        return letterbox_outputs(size, decoder)
 
     pipe: Pipeline = letterbox_pipeline()
     return pipe
-
-
-def serialize_for_triton(path: Path, *, size: int, max_batch_size: int) -> Path:
-    """Writes the GPU (``mixed`` decoder) pipeline as Triton's DALI backend ``model.dali``.
-
-    Serializing needs no GPU; building and running it does.
-    """
-    pipe = build_pipeline(decoder="mixed", size=size, batch_size=max_batch_size, num_threads=4)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pipe.serialize(filename=str(path))
-    return path

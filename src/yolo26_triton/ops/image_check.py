@@ -39,13 +39,18 @@ class ImageLimits:
     Attributes:
         max_bytes: Largest encoded file.
         max_pixels: Largest ``width * height`` declared by the JPEG frame header.
+        max_pixels_per_byte: Largest ``width * height / len(data)``: a decompression bomb declares
+            far more pixels per encoded byte than any real picture reaches, even a flat one: at most
+            256 measured (a uniform grayscale picture; ``python -m benchmarks.jpeg_density``), at most
+            512 for any Huffman-coded JPEG (one bit per 8x8 block at the least).
     """
 
     max_bytes: int = 20 * 1024 * 1024
     max_pixels: int = 50_000_000
+    max_pixels_per_byte: float = 1000.0
 
     def __post_init__(self) -> None:
-        if self.max_bytes <= 0 or self.max_pixels <= 0:
+        if self.max_bytes <= 0 or self.max_pixels <= 0 or self.max_pixels_per_byte <= 0:
             raise ValueError(f"limits must be positive, got {self}")
 
 
@@ -85,6 +90,12 @@ def check_image(data: bytes, limits: ImageLimits) -> JpegFrame:
         raise InvalidImageError(
             f"JPEG declares {frame.width}x{frame.height} pixels ({pixels / 1e6:.1f} MP), above the limit of "
             f"{limits.max_pixels / 1e6:.1f} MP: refused before decoding"
+        )
+    if pixels / len(data) > limits.max_pixels_per_byte:
+        raise InvalidImageError(
+            f"JPEG declares {frame.width}x{frame.height} pixels in {len(data)} bytes "
+            f"({pixels / len(data):.0f} pixels per byte, above the limit of {limits.max_pixels_per_byte:.0f} "
+            "that real pictures stay under): refused before decoding as a likely decompression bomb"
         )
     return frame
 

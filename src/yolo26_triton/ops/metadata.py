@@ -88,9 +88,27 @@ class DetectorMetadata:
         )
 
 
+WARMUP_DETECTOR_ID = 0
+"""The id the postprocess configs' ``model_warmup`` sends: no detector has it (:func:`detector_id` is
+never 0); postprocess answers it with :func:`warmup_metadata`, so the warmup runs the whole math."""
+
+
 def detector_id(model: str, version: str) -> int:
-    """The id of ``model`` version ``version``: CRC-32 of ``model/version``, in 31 bits."""
-    return zlib.crc32(f"{model}/{version}".encode()) & 0x7FFFFFFF
+    """The id of ``model`` version ``version``: CRC-32 of ``model/version``, in 31 bits, never 0."""
+    return (zlib.crc32(f"{model}/{version}".encode()) & 0x7FFFFFFF) or 1
+
+
+def warmup_metadata(input_size: int) -> DetectorMetadata:
+    """What postprocess answers :data:`WARMUP_DETECTOR_ID` with (classes are named by number)."""
+    return DetectorMetadata(
+        model="model_warmup",
+        version="0",
+        source="model_warmup",
+        untrained=True,
+        head="classic",
+        input_size=input_size,
+        names=(),
+    )
 
 
 class UnknownDetectorError(LookupError):

@@ -25,8 +25,8 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from ..builder import INPUT_SIZE
 from ..client import Detections, InvalidInputError
+from ..contract import INPUT_SIZE
 from ..ops.detections import Head
 from ..ops.image_check import ImageLimits, InvalidImageError, check_image
 from .errors import LocalModelError

@@ -35,6 +35,9 @@ from yolo26_triton.client.errors import from_triton_exception
         # HTTP: tritonclient formats the status as str(response.status)
         ("400", "unable to decode the image: not a JPEG", InvalidInputError),
         ("404", "no such model", ModelNotReadyError),
+        ("411", "front: a request body needs a Content-Length", InvalidInputError),
+        ("413", "front: request body too large", InvalidInputError),
+        ("415", "front: compressed request bodies are not accepted", InvalidInputError),
         ("429", "too many requests", ServerUnavailableError),
         ("502", "bad gateway", ServerUnavailableError),
         ("503", "Exceeds maximum queue size", ServerUnavailableError),

@@ -8,12 +8,16 @@ import numpy as np
 import pytest
 from nvidia.dali import Pipeline
 from nvidia.dali import backend as dali_backend
-from ultralytics.data.augment import LetterBox
 
-from yolo26_triton.ops.dali_pipeline import INPUT_NAME, build_pipeline, serialize_for_triton
+from yolo26_triton.contract import MAX_BATCH_SIZE
+from yolo26_triton.ops.dali_pipeline import INPUT_NAME, build_pipeline
 from yolo26_triton.ops.letterbox import PAD_VALUE, LetterboxGeometry
 
+from ...letterbox_reference import max_grey_level_difference, ultralytics_chw
 from ...sample_images import SAMPLE_IMAGES
+from ...server_dali import autoserialize
+
+DALI_FILE = Path(__file__).resolve().parents[3] / "model_repository" / "preprocess" / "1" / "dali.py"
 
 SIZE = 640
 BATCH_SIZE = 4
@@ -30,16 +34,6 @@ def run(pipe: Pipeline, encoded: list[bytes]) -> list[tuple[np.ndarray, np.ndarr
     pipe.feed_input(INPUT_NAME, [np.frombuffer(data, np.uint8) for data in encoded])
     images, sizes = pipe.run()
     return [(np.asarray(images[index]), np.asarray(sizes[index])) for index in range(len(encoded))]
-
-
-def ultralytics_chw(bgr: np.ndarray) -> np.ndarray:
-    """Ultralytics' letterbox of a decoded BGR image, as RGB CHW uint8 grey levels."""
-    letterboxed = LetterBox((SIZE, SIZE), auto=False)(image=bgr)[..., ::-1]
-    return np.ascontiguousarray(letterboxed.transpose(2, 0, 1))
-
-
-def max_grey_level_difference(pixels: np.ndarray, expected: np.ndarray) -> int:
-    return int(np.abs(pixels.astype(np.int32) - expected.astype(np.int32)).max())
 
 
 def synthetic_jpeg(height: int, width: int, seed: int = 0) -> bytes:
@@ -135,25 +129,24 @@ def test_ragged_batch_equals_one_image_at_a_time(pipeline: Pipeline) -> None:
         np.testing.assert_array_equal(original_size, alone_size)
 
 
-def test_serialize_for_triton_writes_the_gpu_pipeline(tmp_path: Path) -> None:
-    path = serialize_for_triton(tmp_path / "nested" / "model.dali", size=SIZE, max_batch_size=16)
+def test_dali_py_autoserializes_the_gpu_pipeline(tmp_path: Path) -> None:
+    """``preprocess/1/dali.py`` as the DALI backend loads it: serialized at load time, no GPU needed."""
+    data = autoserialize(DALI_FILE, tmp_path / "model.dali").read_bytes()
 
-    assert path == tmp_path / "nested" / "model.dali"
-    data = path.read_bytes()
-    assert len(data) > 0
     assert INPUT_NAME.encode() in data  # the external source Triton feeds by name
     assert b"mixed" in data  # nvJPEG decoder
+    assert b"experimental__decoders__Image" in data  # applies EXIF orientation in DALI 2.1.1 too
     # Parse it back the way Pipeline.deserialize does, up to (not including) the build, which needs a GPU.
     parsed = dali_backend.Pipeline(data, dali_backend._PipelineParams())
     assert parsed.requires_gpu()
-    assert parsed.params().max_batch_size == 16
+    assert parsed.params().max_batch_size == MAX_BATCH_SIZE
 
 
 @pytest.mark.skipif(dali_backend.GetCUDADeviceCount() == 0, reason="Pipeline.deserialize builds: needs a GPU")
-def test_serialized_gpu_pipeline_deserializes_on_a_gpu(tmp_path: Path) -> None:
-    path = serialize_for_triton(tmp_path / "model.dali", size=SIZE, max_batch_size=16)
+def test_autoserialized_gpu_pipeline_deserializes_on_a_gpu(tmp_path: Path) -> None:
+    path = autoserialize(DALI_FILE, tmp_path / "model.dali")
     pipe = Pipeline.deserialize(filename=str(path), device_id=0)
-    assert pipe.max_batch_size == 16
+    assert pipe.max_batch_size == MAX_BATCH_SIZE
 
 
 def test_serialized_cpu_pipeline_round_trips(pipeline: Pipeline, tmp_path: Path) -> None:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from yolo26_triton.ops.detections import DetectionSettings, detections_in_original_pixels
+from yolo26_triton.ops.detections import (
+    DetectionSettings,
+    detections_in_original_pixels,
+    detections_in_original_pixels_batch,
+)
 
 cupy = pytest.importorskip("cupy", reason="CuPy is the GPU postprocess; not installed here")
 if cupy.cuda.runtime.getDeviceCount() == 0:  # pragma: no cover  (depends on the machine)
@@ -31,3 +35,18 @@ def test_cupy_equals_numpy(seed: int, settings: DetectionSettings) -> None:
     on_gpu = detections_in_original_pixels(cupy.asarray(raw), (1080, 810), settings, 640, cupy)
     for expected, actual in zip(on_cpu, on_gpu, strict=True):
         np.testing.assert_allclose(cupy.asnumpy(actual), expected, atol=1e-3)
+
+
+def test_cupy_batch_equals_numpy_batch() -> None:
+    """One batched call on the GPU, mixed thresholds and image sizes, as the postprocess model runs it."""
+    raw = np.stack([classic_head(seed) for seed in range(16)])
+    settings = [
+        DetectionSettings(conf_threshold=0.05 * (index % 5), iou_threshold=0.5 + 0.02 * index)
+        for index in range(16)
+    ]
+    sizes = [(1080 - 20 * index, 810 + 30 * index) for index in range(16)]
+    on_cpu = detections_in_original_pixels_batch(raw, sizes, settings, 640, np)
+    on_gpu = detections_in_original_pixels_batch(cupy.asarray(raw), sizes, settings, 640, cupy)
+    assert on_gpu.counts == on_cpu.counts
+    for name in ("boxes", "scores", "class_ids"):
+        np.testing.assert_allclose(cupy.asnumpy(getattr(on_gpu, name)), getattr(on_cpu, name), atol=1e-3)

@@ -52,9 +52,36 @@ def test_limits_are_configurable() -> None:
         check_image(UNUSUAL["chroma_444"], ImageLimits(max_bytes=1000))
     with pytest.raises(InvalidImageError, match=r"4000x3000 pixels \(12.0 MP\)"):
         check_image(UNUSUAL["large_12mp"], ImageLimits(max_pixels=10_000_000))
-    check_image(bomb(6000, 5000), ImageLimits(max_pixels=30_000_000))  # at the limit: accepted
+    sparse = ImageLimits(max_pixels=30_000_000, max_pixels_per_byte=1e9)
+    check_image(bomb(6000, 5000), sparse)  # at the limit: accepted
     with pytest.raises(ValueError, match="positive"):
         ImageLimits(max_bytes=0)
+    with pytest.raises(ValueError, match="positive"):
+        ImageLimits(max_pixels_per_byte=0)
+
+
+def test_pixels_per_byte_bound_sits_above_flat_pictures_and_below_bombs() -> None:
+    """Flat pictures compress best (benchmarks/jpeg_density.py); a bomb declares far more per byte."""
+    flat = [
+        encode_flat(np.full((3024, 4032), 128, np.uint8), quality=50, optimize=True),
+        encode_flat(np.full((3024, 4032, 3), 128, np.uint8), quality=95, optimize=True),
+        encode_flat(np.zeros((1080, 1920, 3), np.uint8), quality=5, progressive=True),
+    ]
+    for data in flat:
+        check_image(data, ImageLimits())
+    data = bomb(7000, 7000)
+    with pytest.raises(InvalidImageError, match=rf"7000x7000 pixels in {len(data)} bytes"):
+        check_image(data, ImageLimits())
+    check_image(data, ImageLimits(max_pixels_per_byte=1e9))  # the density alone refused it
+
+
+def encode_flat(
+    image: np.ndarray, *, quality: int, optimize: bool = False, progressive: bool = False
+) -> bytes:
+    flags = [cv2.IMWRITE_JPEG_QUALITY, quality, cv2.IMWRITE_JPEG_OPTIMIZE, int(optimize)]
+    ok, encoded = cv2.imencode(".jpg", image, [*flags, cv2.IMWRITE_JPEG_PROGRESSIVE, int(progressive)])
+    assert ok
+    return bytes(encoded.tobytes())
 
 
 def test_data_after_the_end_of_image_is_allowed() -> None:

@@ -13,6 +13,8 @@ from PIL import Image
 from ultralytics.engine.results import Results
 
 from yolo26_triton.client import InvalidInputError
+from yolo26_triton.ops.image_check import ImageLimits
+from yolo26_triton.repository import read_config
 from yolo26_triton.rollout.errors import LocalModelError
 from yolo26_triton.rollout.local import (
     UltralyticsDetector,
@@ -84,3 +86,18 @@ def test_ultralytics_logs_go_to_stderr_meanwhile(capsys: pytest.CaptureFixture[s
     assert "during" in err and "dropped" not in err
     assert logger.level == level
     assert stream.getvalue().endswith("after\n") and "during" not in stream.getvalue()  # restored
+
+
+def test_the_in_process_side_refuses_what_the_server_refuses() -> None:
+    # LocalDetector checks images with ImageLimits()'s defaults: they must be the validate model's
+    # configured limits, or the two sides would refuse different files.
+    config = read_config(
+        Path(__file__).resolve().parents[3] / "model_repository" / "validate" / "config.pbtxt"
+    )
+    parameters = {key: value.string_value for key, value in config.parameters.items()}
+    configured = ImageLimits(
+        max_bytes=int(parameters["max_image_bytes"]),
+        max_pixels=int(parameters["max_image_pixels"]),
+        max_pixels_per_byte=float(parameters["max_image_pixels_per_byte"]),
+    )
+    assert configured == ImageLimits()
