@@ -8,25 +8,19 @@
 # 50:50 by the client, and prints `triton-detect stats` for both routes and both versions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/example_server.sh
 BIN=.venv/bin
 WORKDIR=${1:-$(mktemp -d)}
 REPOSITORY=$WORKDIR/model_repository
 GRPC=${AB_GRPC_PORT:-18101}
 export TRITON_URL=127.0.0.1:$GRPC TRITON_AB_SPLIT=1:50,2:50
 
-$BIN/python -c "import sys; from yolo26_triton.repository import copy_templates; from yolo26_triton.server import DEFAULT_REPOSITORY; copy_templates(DEFAULT_REPOSITORY, __import__('pathlib').Path(sys.argv[1]))" "$REPOSITORY"
+copy_repository
 $BIN/triton-detect build --repository "$REPOSITORY" --weights yolo26n.yaml
 $BIN/triton-detect build --repository "$REPOSITORY" --weights yolo26s.yaml --version 2
 $BIN/triton-detect pin 1 --repository "$REPOSITORY"
 
-$BIN/triton-detect serve --repository "$REPOSITORY" --grpc-port "$GRPC" --http-port $((GRPC + 1)) \
-  --metrics-port $((GRPC + 2)) >"$WORKDIR/serve.log" 2>&1 &
-SERVE=$!
-trap 'kill $SERVE 2>/dev/null; wait $SERVE 2>/dev/null || true' EXIT
-until grep -q "ready:" "$WORKDIR/serve.log"; do
-  kill -0 $SERVE 2>/dev/null || { cat "$WORKDIR/serve.log"; exit 1; }
-  sleep 1
-done
+serve_in_background
 
 ASSETS=$($BIN/python -c "import pathlib, ultralytics; print(pathlib.Path(ultralytics.__file__).parent / 'assets')")
 IMAGES=()

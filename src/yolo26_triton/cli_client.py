@@ -3,6 +3,11 @@
 The main command calls :func:`register` with its subparsers. Every subcommand starts from
 ``TritonConfig.from_env()`` and lets its flags override it; its ``func`` takes the parsed arguments and
 returns the exit code: 0 success, 1 a request or check failed, 2 bad settings or arguments.
+
+``detect`` goes through the migration facade (:mod:`yolo26_triton.rollout`) and honours its variables
+(``TRITON_ENABLED``, ``TRITON_ROLLOUT_PERCENT``, ``TRITON_SHADOW``, ``TRITON_FALLBACK``, ``YOLO_*``), with
+each file's name as its routing key. One difference: this command exists to talk to Triton, so an
+unset ``TRITON_ENABLED`` means true here; set it to false to detect in-process.
 """
 
 from __future__ import annotations
@@ -13,21 +18,24 @@ import contextlib
 import dataclasses
 import importlib.util
 import json
+import os
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from yolo26_triton.client import DetectionResult, TritonClient, TritonConfig, TritonError
+from yolo26_triton.client import TritonClient, TritonConfig, TritonError
 from yolo26_triton.client.annotate import annotate_image
+from yolo26_triton.client.config import env_variable
 from yolo26_triton.client.tracing import configure as configure_tracing
 from yolo26_triton.client.types import ModelStatistics, ModelVersionState
+from yolo26_triton.rollout import LocalModelError, RolloutConfig, RolloutDetector, RolloutResult, ShadowRecord
 
 JPEG_SUFFIXES = frozenset({".jpg", ".jpeg"})
 PROGRESS_MIN_FILES = 6  # the progress bar shows for more than 5 files
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
-Outcome = DetectionResult | TritonError | OSError
+Outcome = RolloutResult | TritonError | OSError
 
 
 def connection_parser() -> argparse.ArgumentParser:
@@ -109,6 +117,19 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
     return dataclasses.replace(config, **overrides)
 
 
+def rollout_config(config: TritonConfig, environ: Mapping[str, str] | None = None) -> RolloutConfig:
+    """The facade's settings for ``detect``: ``RolloutConfig.from_env(environ)`` on the Triton side
+    ``config``, which is enabled unless ``TRITON_ENABLED`` is set (this command exists to call Triton).
+
+    Raises:
+        ValueError: A variable is invalid.
+    """
+    environ = os.environ if environ is None else environ
+    if not environ.get(env_variable("enabled"), "").strip():
+        config = dataclasses.replace(config, enabled=True)
+    return RolloutConfig.from_env(environ, triton=config)
+
+
 def collect_images(paths: Sequence[Path]) -> list[Path]:
     """The files named, plus the ``.jpg``/``.jpeg`` files directly inside the folders named, sorted.
 
@@ -187,10 +208,13 @@ def client_command(
 
 
 async def _detect(args: argparse.Namespace, config: TritonConfig) -> int:
-    """Detect objects in JPEG files: a table on stdout, or JSON lines with --json."""
+    """Detect objects in JPEG files: a table on stdout, or JSON lines with --json. Honours
+    TRITON_ENABLED (unset: true), TRITON_ROLLOUT_PERCENT, TRITON_SHADOW, TRITON_FALLBACK and YOLO_*
+    like the migration facade, each file's name being its routing key."""
     try:
+        rollout = rollout_config(config)
         images = collect_images(args.paths)
-    except FileNotFoundError as error:
+    except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     if not images:
@@ -205,13 +229,18 @@ async def _detect(args: argparse.Namespace, config: TritonConfig) -> int:
     progress = ProgressBar(len(images), sys.stderr)
     slots = asyncio.Semaphore(config.max_concurrency)  # bounds open files as well as requests
 
-    async with _traced_run(args.trace_url), TritonClient(config) as client:
+    async with _traced_run(args.trace_url), RolloutDetector(rollout) as detector:
+        try:
+            await detector.warm_up()  # a bad YOLO_WEIGHTS fails once, before any file
+        except LocalModelError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_USAGE
 
         async def detect_file(path: Path) -> Outcome:
             async with slots:
                 try:
                     image = await asyncio.to_thread(path.read_bytes)
-                    result = await client.detect(image, max_detections=args.max_det)
+                    result = await detector.detect(image, key=path.name, max_detections=args.max_det)
                     if args.annotate:
                         await asyncio.to_thread(_write_annotated, image, result, args.annotate / path.name)
                 except (TritonError, OSError) as error:
@@ -221,9 +250,10 @@ async def _detect(args: argparse.Namespace, config: TritonConfig) -> int:
                 return result
 
         outcomes = await asyncio.gather(*(detect_file(path) for path in images))
+        await detector.drain()  # shadow mode: every comparison ends before the report
     progress.finish()
     report(images, outcomes, as_json=args.json)
-    return EXIT_OK if all(isinstance(o, DetectionResult) for o in outcomes) else EXIT_FAILED
+    return EXIT_OK if all(isinstance(o, RolloutResult) for o in outcomes) else EXIT_FAILED
 
 
 def tracing_installed() -> bool:
@@ -259,7 +289,7 @@ def report(images: Sequence[Path], outcomes: Sequence[Outcome], *, as_json: bool
     ``error`` key, so that every input file has exactly one line on stdout.
     """
     untrained = next(
-        (o for o in outcomes if isinstance(o, DetectionResult) and o.detections.model_untrained), None
+        (o for o in outcomes if isinstance(o, RolloutResult) and o.detections.model_untrained), None
     )
     if untrained is not None:
         print(
@@ -274,21 +304,28 @@ def report(images: Sequence[Path], outcomes: Sequence[Outcome], *, as_json: bool
         _print_detections_table(images, outcomes)
 
 
-def _write_annotated(image: bytes, result: DetectionResult, destination: Path) -> None:
+def _write_annotated(image: bytes, result: RolloutResult, destination: Path) -> None:
     annotate_image(image, result.detections).save(destination, format="JPEG", quality=95)
 
 
 def _outcome_record(path: Path, outcome: Outcome) -> dict[str, Any]:
-    if not isinstance(outcome, DetectionResult):
+    if not isinstance(outcome, RolloutResult):
         status = outcome.status if isinstance(outcome, TritonError) else None
         error = {"type": type(outcome).__name__, "status": status, "message": str(outcome)}
         return {"file": str(path), "error": error}
-    return {
+    record: dict[str, Any] = {
         "file": str(path),
+        "backend": outcome.backend,
         "image_size": list(outcome.detections.image_size),
         "latency_ms": round(outcome.latency_s * 1000, 2),
         "route": outcome.route,
         "model": dict(outcome.model_info),
+    }
+    if outcome.fallback is not None:
+        record["fallback"] = outcome.fallback
+    if outcome.shadow is not None and outcome.shadow.done():
+        record["shadow"] = _shadow_record(outcome.shadow.result())
+    return record | {
         "detections": [
             {
                 "class_id": det.class_id,
@@ -301,19 +338,39 @@ def _outcome_record(path: Path, outcome: Outcome) -> dict[str, Any]:
     }
 
 
+def _shadow_record(shadow: ShadowRecord) -> dict[str, Any]:
+    """Shadow mode's comparison with Triton, in a JSON line (agreement as ``triton-detect compare``)."""
+    record: dict[str, Any] = {
+        "status": shadow.status,
+        "local_ms": round(shadow.local_latency_s * 1000, 2),
+        "triton_ms": None if shadow.triton_latency_s is None else round(shadow.triton_latency_s * 1000, 2),
+    }
+    if shadow.agreement is not None:
+        record |= {
+            "agreement": round(shadow.agreement.agreement, 4),
+            "local_boxes": shadow.agreement.reference_count,
+            "triton_boxes": shadow.agreement.candidate_count,
+            "matched": shadow.agreement.matched,
+        }
+    if shadow.error is not None:
+        record["error"] = shadow.error
+    return record
+
+
 def _print_detections_table(images: Sequence[Path], outcomes: Sequence[Outcome]) -> None:
     rows: list[tuple[object, ...]] = []
     for path, outcome in zip(images, outcomes, strict=True):
-        if not isinstance(outcome, DetectionResult):
+        if not isinstance(outcome, RolloutResult):
             print(f"error: {path}: {type(outcome).__name__}: {outcome}", file=sys.stderr)
             continue
         version = outcome.model_version or "-"
         if not outcome.detections:
-            rows.append((path, version, "-", "", "", "", "", ""))
+            rows.append((path, outcome.backend, version, "-", "", "", "", "", ""))
         for det in outcome.detections:
             rows.append(
                 (
                     path,
+                    outcome.backend,
                     version,
                     det.class_name,
                     f"{det.confidence:.2f}",
@@ -321,7 +378,7 @@ def _print_detections_table(images: Sequence[Path], outcomes: Sequence[Outcome])
                 )
             )
     if rows:
-        print(format_table(("FILE", "VERSION", "CLASS", "CONF", "X1", "Y1", "X2", "Y2"), rows))
+        print(format_table(("FILE", "BACKEND", "VERSION", "CLASS", "CONF", "X1", "Y1", "X2", "Y2"), rows))
 
 
 async def _health(args: argparse.Namespace, config: TritonConfig) -> int:

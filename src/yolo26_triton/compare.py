@@ -45,12 +45,10 @@ arguments, images or weights.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import logging
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,12 +65,24 @@ from .cli_client import (
     connection_parser,
     format_table,
 )
-from .client import Detections, TritonClient, TritonConfig, TritonError
+from .client import Detections, InvalidInputError, TritonClient, TritonConfig, TritonError
 from .client.codec import MAX_DETECTIONS_LIMIT
 from .contract import INPUT_SIZE
-from .ops.matching import DEFAULT_MATCH_IOU, agreement_score, match_detections
+from .rollout.agreement import (
+    DEFAULT_MATCH_IOU,
+    AgreementSummary,
+    ImageAgreement,
+    image_agreement,
+    summarize_agreement,
+)
+from .rollout.errors import LocalModelError
+from .rollout.local import (
+    LETTERBOX_MODES,
+    UltralyticsDetector,
+    load_ultralytics,
+    predict_options,
+)
 
-LETTERBOX_MODES = ("rect", "square")
 DEFAULT_CONF, DEFAULT_IOU, DEFAULT_MAX_DET = 0.25, 0.7, 300
 """Ultralytics' ``predict()`` defaults, which are also the server's."""
 ULTRALYTICS_LATENCY = (
@@ -88,92 +98,7 @@ _SETTINGS_SHOWN = ("weights", "letterbox", "conf", "iou", "max_det", "warmup")
 
 
 class CompareError(RuntimeError):
-    """The Ultralytics side cannot run: weights that cannot be loaded, an image it cannot decode."""
-
-
-@dataclass(frozen=True)
-class ImageAgreement:
-    """How the boxes of one image agree.
-
-    Attributes:
-        reference_count: Boxes on the reference (Ultralytics) side.
-        candidate_count: Boxes on the candidate (Triton) side.
-        matched: Matched pairs.
-        mean_iou: Mean IoU of the matched pairs; ``None`` without any.
-        max_score_diff: Largest ``|score difference|`` of a matched pair; ``None`` without any.
-    """
-
-    reference_count: int
-    candidate_count: int
-    matched: int
-    mean_iou: float | None
-    max_score_diff: float | None
-
-    @property
-    def agreement(self) -> float:
-        """See :func:`agreement_score`."""
-        return agreement_score(self.matched, self.reference_count, self.candidate_count)
-
-
-def image_agreement(
-    reference: Detections, candidate: Detections, iou_threshold: float = DEFAULT_MATCH_IOU
-) -> ImageAgreement:
-    """Match ``candidate`` against ``reference`` (:func:`match_detections`) and summarize the pairs."""
-    matches = match_detections(
-        reference.xyxy, reference.class_id, candidate.xyxy, candidate.class_id, iou_threshold
-    )
-    score_diff = np.abs(
-        reference.confidence[matches.reference_index].astype(np.float64)
-        - candidate.confidence[matches.candidate_index].astype(np.float64)
-    )
-    return ImageAgreement(
-        reference_count=len(reference),
-        candidate_count=len(candidate),
-        matched=len(matches),
-        mean_iou=float(matches.iou.mean()) if len(matches) else None,
-        max_score_diff=float(score_diff.max()) if len(matches) else None,
-    )
-
-
-@dataclass(frozen=True)
-class AgreementSummary:
-    """Agreement over all images, every box counted once.
-
-    Attributes:
-        images: Images compared.
-        reference_count: Reference boxes, all images.
-        candidate_count: Candidate boxes, all images.
-        matched: Matched pairs, all images.
-        agreement: :func:`agreement_score` of the totals.
-        mean_iou: Mean IoU over every matched pair; ``None`` without any.
-        max_score_diff: Largest ``|score difference|`` of any matched pair; ``None`` without any.
-    """
-
-    images: int
-    reference_count: int
-    candidate_count: int
-    matched: int
-    agreement: float
-    mean_iou: float | None
-    max_score_diff: float | None
-
-
-def summarize_agreement(records: Sequence[ImageAgreement]) -> AgreementSummary:
-    """Pool per-image records: totals, the agreement of the totals, the IoU mean weighted by pairs."""
-    reference_count = sum(record.reference_count for record in records)
-    candidate_count = sum(record.candidate_count for record in records)
-    matched = sum(record.matched for record in records)
-    iou_sum = sum((record.mean_iou or 0.0) * record.matched for record in records)
-    score_diffs = [record.max_score_diff for record in records if record.max_score_diff is not None]
-    return AgreementSummary(
-        images=len(records),
-        reference_count=reference_count,
-        candidate_count=candidate_count,
-        matched=matched,
-        agreement=agreement_score(matched, reference_count, candidate_count),
-        mean_iou=iou_sum / matched if matched else None,
-        max_score_diff=max(score_diffs) if score_diffs else None,
-    )
+    """Nothing to compare: no JPEG among the paths given."""
 
 
 @dataclass(frozen=True)
@@ -353,72 +278,6 @@ def served_model_warnings(model_info: Mapping[str, Any], weights: str) -> list[s
     return warnings
 
 
-def load_ultralytics(weights: str) -> Any:
-    """``ultralytics.YOLO(weights)`` for a ``.pt`` path or name (Ultralytics downloads known names).
-
-    Raises:
-        CompareError: The weights are not a ``.pt``, or cannot be loaded (missing file, offline download,
-            not a checkpoint). Comparing against a randomly initialized model would be meaningless, so
-            there is no fallback.
-    """
-    if Path(weights).suffix != ".pt":
-        raise CompareError(
-            f"--weights {weights}: expected trained weights, a .pt file or a name like yolo26n.pt"
-        )
-    try:
-        from ultralytics import YOLO
-    except ImportError as error:
-        raise CompareError(
-            f"compare needs Ultralytics and PyTorch (pip install -e '.[build]'): {error}"
-        ) from error
-    try:
-        # Quiet: a failed download logs warnings of its own; the one line below says what matters.
-        with _ultralytics_logs_to_stderr(logging.ERROR):
-            return YOLO(weights)
-    except Exception as error:  # a download, a file or torch.load can fail in many ways; all end here
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CompareError(
-            f"cannot load --weights {weights} ({first_line}); comparing against an untrained model "
-            "would be meaningless"
-        ) from error
-
-
-@dataclass(frozen=True)
-class UltralyticsDetector:
-    """The in-process side: ``model.predict`` with fixed settings, one JPEG at a time.
-
-    Attributes:
-        model: An ``ultralytics.YOLO``.
-        options: Keyword arguments of every ``predict`` call.
-    """
-
-    model: Any
-    options: Mapping[str, Any]
-
-    def detect(self, image: bytes) -> Detections:
-        """Decode ``image`` as Ultralytics' ``imread`` does (``cv2.imdecode``), predict, convert.
-
-        Raises:
-            CompareError: OpenCV cannot decode ``image``.
-        """
-        import cv2
-
-        decoded = cv2.imdecode(np.frombuffer(image, dtype=np.uint8), cv2.IMREAD_COLOR)
-        if decoded is None:
-            raise CompareError("OpenCV cannot decode the image")
-        with _ultralytics_logs_to_stderr():
-            result = self.model.predict(decoded, verbose=False, **self.options)[0]
-        boxes = result.boxes.cpu()
-        class_id = boxes.cls.numpy().astype(np.int32)
-        return Detections(
-            xyxy=boxes.xyxy.numpy().astype(np.float32).reshape(-1, 4),
-            confidence=boxes.conf.numpy().astype(np.float32),
-            class_id=class_id,
-            class_names=tuple(str(result.names[int(index)]) for index in class_id),
-            image_size=(int(result.orig_shape[0]), int(result.orig_shape[1])),
-        )
-
-
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``compare`` subcommand."""
     compare = subparsers.add_parser(
@@ -489,6 +348,9 @@ async def run_compare(args: argparse.Namespace, config: TritonConfig) -> int:
     except (OSError, CompareError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except LocalModelError as error:
+        print(f"error: --weights {error}", file=sys.stderr)
+        return EXIT_USAGE
 
     try:
         async with TritonClient(config) as client:
@@ -501,15 +363,14 @@ async def run_compare(args: argparse.Namespace, config: TritonConfig) -> int:
 
     detector = UltralyticsDetector(
         model,
-        {
-            "conf": args.conf,
-            "iou": args.iou,
-            "max_det": args.max_det,
-            "imgsz": INPUT_SIZE,
-            "rect": args.letterbox == "rect",
-            "nms": False if model_info.get("head") == "nms_free" else None,
-            "device": args.device,
-        },
+        predict_options(
+            conf=args.conf,
+            iou=args.iou,
+            max_det=args.max_det,
+            letterbox=args.letterbox,
+            head="nms_free" if model_info.get("head") == "nms_free" else "classic",
+            device=args.device,
+        ),
     )
     try:
         ultralytics_results, ultralytics_ms = _time_ultralytics(detector, paths, images, args.warmup)
@@ -580,7 +441,7 @@ def _time_ultralytics(
     def detect(index: int) -> Detections:
         try:
             return detector.detect(images[index])
-        except CompareError as error:
+        except InvalidInputError as error:
             raise _ImageError(f"{paths[index]}: Ultralytics: {error}") from error
 
     for run in range(warmup):
@@ -621,30 +482,6 @@ def _settings(
             "latency": TRITON_LATENCY,
         },
     }
-
-
-@contextlib.contextmanager
-def _ultralytics_logs_to_stderr(level: int = logging.NOTSET) -> Iterator[None]:
-    """While open, Ultralytics' log handlers write to stderr (it logs to stdout, which must stay JSON).
-
-    Args:
-        level: Also drop Ultralytics' records below this level meanwhile.
-    """
-    logger = logging.getLogger("ultralytics")
-    handlers = [
-        handler
-        for handler in logger.handlers
-        if isinstance(handler, logging.StreamHandler) and handler.stream is not sys.stderr
-    ]
-    streams = [handler.setStream(sys.stderr) for handler in handlers]
-    previous_level = logger.level
-    logger.setLevel(max(level, previous_level))
-    try:
-        yield
-    finally:
-        logger.setLevel(previous_level)
-        for handler, stream in zip(handlers, streams, strict=True):
-            handler.setStream(stream)
 
 
 def _round(value: float | None, digits: int) -> float | None:

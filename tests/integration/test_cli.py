@@ -77,6 +77,7 @@ def test_detect_command_prints_json_lines_and_annotates(server: EmbeddedServer, 
     assert finished.returncode == 0, finished.stderr
     records = [json.loads(line) for line in finished.stdout.splitlines()]
     assert [Path(record["file"]).name for record in records] == ["bus.jpg", "zidane.jpg"]
+    assert [record["backend"] for record in records] == ["triton", "triton"]  # TRITON_ENABLED unset: Triton
     assert all(detection["confidence"] >= 0.5 for detection in records[0]["detections"])
     assert sorted(path.name for path in tmp_path.iterdir()) == ["bus.jpg", "zidane.jpg"]
 

@@ -37,7 +37,8 @@ class TritonConfig:
     """Where the Triton server is and how the client talks to it.
 
     Attributes:
-        enabled: Feature switch for applications that embed the client (``TRITON_ENABLED``).
+        enabled: Whether Triton serves at all (``TRITON_ENABLED``): read by the migration facade
+            (:mod:`yolo26_triton.rollout`), which answers in-process when it is false;
             :class:`~yolo26_triton.client.TritonClient` itself does not consult it.
         url: gRPC ``host:port`` (``TRITON_URL``).
         http_url: HTTP ``host:port`` (``TRITON_HTTP_URL``).
@@ -136,15 +137,31 @@ class TritonConfig:
         Raises:
             ValueError: A variable does not parse or is out of range; the message names it.
         """
-        environ = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for config_field in dataclasses.fields(cls):
-            variable = config_field.metadata["env"]
-            raw = environ.get(variable, "").strip()
-            if raw:
-                parse = _PARSERS_BY_TYPE.get(str(config_field.type), _parse_str)
-                values[config_field.name] = parse(variable, raw)
-        return cls(**values)
+        return cls(**env_values(cls, environ))
+
+
+def env_values(config_class: type[Any], environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The fields of a settings dataclass whose variables are set, parsed by field type.
+
+    Works for any dataclass that names its variables as :class:`TritonConfig` does
+    (``field(metadata={"env": ...})``); fields without a variable are left out, as are unset ones.
+
+    Args:
+        config_class: The dataclass.
+        environ: The variables to read; ``os.environ`` when ``None``.
+
+    Raises:
+        ValueError: A variable does not parse; the message names it.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for config_field in dataclasses.fields(config_class):
+        variable = config_field.metadata.get("env")
+        raw = environ.get(variable, "").strip() if variable else ""
+        if variable and raw:
+            parse = _PARSERS_BY_TYPE.get(str(config_field.type), _parse_str)
+            values[config_field.name] = parse(variable, raw)
+    return values
 
 
 def env_variable(name: str) -> str:
@@ -152,9 +169,14 @@ def env_variable(name: str) -> str:
     return cast(str, TritonConfig.__dataclass_fields__[name].metadata["env"])
 
 
-def _check(config: TritonConfig, name: str, ok: bool, expectation: str) -> None:
+def check_field(config: Any, name: str, ok: bool, expectation: str) -> None:
+    """Unless ``ok``, raise ``ValueError("VARIABLE=value: expectation")`` for the field ``name``."""
     if not ok:
-        raise ValueError(f"{env_variable(name)}={getattr(config, name)}: {expectation}")
+        variable = type(config).__dataclass_fields__[name].metadata["env"]
+        raise ValueError(f"{variable}={getattr(config, name)}: {expectation}")
+
+
+_check = check_field
 
 
 def _is_real(value: object) -> bool:

@@ -1,6 +1,8 @@
 """The client subcommands of triton-detect: argument parsing, settings, output, exit codes."""
 
 import argparse
+import asyncio
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -17,8 +19,11 @@ from yolo26_triton.cli_client import (
     format_table,
     register,
     report,
+    rollout_config,
 )
-from yolo26_triton.client import DetectionResult, Detections, InvalidInputError
+from yolo26_triton.client import Detections, InvalidInputError, TritonConfig
+from yolo26_triton.rollout import RolloutResult, ShadowRecord
+from yolo26_triton.rollout.agreement import ImageAgreement
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -160,7 +165,7 @@ def test_module_exposes_register_for_the_main_cli() -> None:
     assert cli_client.register is register
 
 
-def detection_result(untrained: bool) -> DetectionResult:
+def detection_result(untrained: bool) -> RolloutResult:
     detections = Detections(
         xyxy=np.array([[1.04, 2, 30.5, 40]], np.float32),
         confidence=np.array([0.876543], np.float32),
@@ -171,15 +176,16 @@ def detection_result(untrained: bool) -> DetectionResult:
         model_version="1",
         model_source="yolo26n.yaml" if untrained else "yolo26n.pt",
     )
-    return DetectionResult(
+    return RolloutResult(
         detections=detections,
+        backend="triton",
         model_info={"model": "yolo26", "head": "classic"},
         latency_s=0.0123,
         route="detect_ensemble",
     )
 
 
-def empty_result() -> DetectionResult:
+def empty_result() -> RolloutResult:
     empty = Detections(
         xyxy=np.zeros((0, 4), np.float32),
         confidence=np.zeros(0, np.float32),
@@ -187,7 +193,7 @@ def empty_result() -> DetectionResult:
         class_names=(),
         image_size=(48, 64),
     )
-    return DetectionResult(detections=empty, model_info={}, latency_s=0.001, route="detect_ensemble")
+    return RolloutResult(detections=empty, backend="local", model_info={}, latency_s=0.001)
 
 
 OUTCOMES = [detection_result(untrained=False), empty_result(), InvalidInputError("not a JPEG", status="400")]
@@ -198,9 +204,9 @@ def test_report_as_table(capsys: pytest.CaptureFixture[str]) -> None:
     report(PATHS, OUTCOMES, as_json=False)
     captured = capsys.readouterr()
     assert captured.out.splitlines() == [
-        "FILE   VERSION  CLASS  CONF  X1  Y1  X2  Y2",
-        "a.jpg  1        dog    0.88  1   2   30  40",
-        "b.jpg  -        -",
+        "FILE   BACKEND  VERSION  CLASS  CONF  X1  Y1  X2  Y2",
+        "a.jpg  triton   1        dog    0.88  1   2   30  40",
+        "b.jpg  local    -        -",
     ]
     assert captured.err == "error: c.jpg: InvalidInputError: [400] not a JPEG\n"
 
@@ -210,6 +216,7 @@ def test_report_as_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
     first, second, third = (json.loads(line) for line in capsys.readouterr().out.splitlines())
     assert first == {
         "file": "a.jpg",
+        "backend": "triton",
         "image_size": [48, 64],
         "latency_ms": 12.3,
         "route": "detect_ensemble",
@@ -218,7 +225,8 @@ def test_report_as_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
             {"class_id": 16, "class_name": "dog", "confidence": 0.8765, "bbox": [1.0, 2.0, 30.5, 40.0]}
         ],
     }
-    assert second["detections"] == []
+    assert (second["backend"], second["route"], second["detections"]) == ("local", None, [])
+    assert "shadow" not in second and "fallback" not in second
     assert third == {
         "file": "c.jpg",
         "error": {"type": "InvalidInputError", "status": "400", "message": "[400] not a JPEG"},
@@ -231,3 +239,62 @@ def test_report_warns_once_about_an_untrained_model(capsys: pytest.CaptureFixtur
     assert warnings == [
         "warning: the boxes come from an UNTRAINED model (source: yolo26n.yaml); they are not meaningful"
     ]
+
+
+def test_fallback_and_shadow_comparison_in_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    async def records() -> list[RolloutResult]:
+        compared: asyncio.Future[ShadowRecord] = asyncio.get_running_loop().create_future()
+        compared.set_result(ShadowRecord("compared", 0.2, 0.05, ImageAgreement(3, 2, 2, 0.99, 0.001)))
+        failed: asyncio.Future[ShadowRecord] = asyncio.get_running_loop().create_future()
+        failed.set_result(ShadowRecord("failed", 0.1, error="ServerUnavailableError: refused"))
+        base = empty_result()
+        return [
+            dataclasses.replace(base, shadow=compared),
+            dataclasses.replace(base, shadow=failed),
+            dataclasses.replace(base, fallback="circuit_open"),
+        ]
+
+    report(PATHS, asyncio.run(records()), as_json=True)
+    compared, failed, fallback = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert compared["shadow"] == {
+        "status": "compared",
+        "local_ms": 200.0,
+        "triton_ms": 50.0,
+        "agreement": 0.8,
+        "local_boxes": 3,
+        "triton_boxes": 2,
+        "matched": 2,
+    }
+    assert failed["shadow"] == {
+        "status": "failed",
+        "local_ms": 100.0,
+        "triton_ms": None,
+        "error": "ServerUnavailableError: refused",
+    }
+    assert (fallback["backend"], fallback["fallback"]) == ("local", "circuit_open")
+
+
+def test_detect_talks_to_triton_unless_triton_enabled_says_otherwise() -> None:
+    triton = TritonConfig()  # enabled=False, the library's default
+    assert rollout_config(triton, {}).triton.enabled
+    assert rollout_config(triton, {"TRITON_ENABLED": " "}).triton.enabled  # blank counts as unset
+    assert not rollout_config(triton, {"TRITON_ENABLED": "false"}).triton.enabled
+    shadowing = rollout_config(triton, {"TRITON_ROLLOUT_PERCENT": "0", "TRITON_SHADOW": "true"})
+    assert (shadowing.rollout_percent, shadowing.shadow) == (0.0, True)
+    with pytest.raises(ValueError, match="TRITON_ROLLOUT_PERCENT=200"):
+        rollout_config(triton, {"TRITON_ROLLOUT_PERCENT": "200"})
+
+
+def test_detect_exits_2_on_bad_rollout_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = write_jpeg(tmp_path / "one.jpg")
+    monkeypatch.setenv("TRITON_ENABLED", "false")
+    monkeypatch.setenv("YOLO_WEIGHTS", str(tmp_path / "absent.pt"))
+    args = parse("detect", str(image))
+    assert args.func(args) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: YOLO_WEIGHTS={tmp_path / 'absent.pt'}: cannot load")
+    monkeypatch.setenv("YOLO_LETTERBOX", "stretch")
+    assert args.func(args) == 2
+    assert "YOLO_LETTERBOX=stretch" in capsys.readouterr().err
