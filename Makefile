@@ -8,10 +8,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test lint bench
 
-$(STAMP): pyproject.toml
+# Two distributions of one checkout: client/ (what backend teams install alone) and the server side.
+$(STAMP): pyproject.toml client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --editable ".[dev]"
+	$(BIN)/python -m pip install --quiet --editable ./client --editable ".[dev]"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -29,6 +30,6 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests model_repository scripts benchmarks
-	$(BIN)/ruff format --check src tests model_repository
+	$(BIN)/ruff check src client tests model_repository scripts benchmarks
+	$(BIN)/ruff format --check src client tests model_repository
 	$(BIN)/mypy

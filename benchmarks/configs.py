@@ -16,7 +16,7 @@ from typing import Any
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
-from yolo26_triton.repository import read_config
+from yolo26_triton.export.repository import read_config
 
 ModelConfig = Any  # model_config_pb2.ModelConfig (generated, untyped)
 CPU_MODELS = ("preprocess", "yolo26", "postprocess")

@@ -63,7 +63,7 @@ if [ -n "${TRITONSERVER:-}" ] && [ "$MODE" = measure ]; then
   REPO="$OUT/model_repository"
   if [ ! -f "$REPO/yolo26/1/model.onnx" ]; then
     rm -rf "$REPO"
-    "$PYTHON" -c 'import sys; from pathlib import Path; from yolo26_triton.repository import copy_templates
+    "$PYTHON" -c 'import sys; from pathlib import Path; from yolo26_triton.export.repository import copy_templates
 copy_templates(Path("model_repository"), Path(sys.argv[1]))' "$REPO"
   fi
   # The FP16 plan through Ultralytics' onnx2engine (TensorRT 11 has no trtexec --fp16); skipped when
@@ -81,7 +81,7 @@ copy_templates(Path("model_repository"), Path(sys.argv[1]))' "$REPO"
     "$PYTHON" -m yolo26_triton.cli health --protocol http --url 127.0.0.1:18000 >/dev/null 2>&1 && break
     sleep 1
   done
-  timeout "$TIME_LIMIT_S" "$PYTHON" -m yolo26_triton.perf --url 127.0.0.1:18001 --http-url 127.0.0.1:18000 \
+  timeout "$TIME_LIMIT_S" "$PYTHON" -m yolo26_triton.tools.perf --url 127.0.0.1:18001 --http-url 127.0.0.1:18000 \
     --concurrency "$CONCURRENCY" --measurement-interval-ms 5000 --out "$OUT/perf" | tee "$OUT/perf.log"
 fi
 echo "results: $OUT/GPU_DEVICE.md ($OUT/gpu_device.json)"

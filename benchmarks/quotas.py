@@ -50,11 +50,11 @@ from typing import Any
 
 import cv2
 
-from yolo26_triton.builder import build_repository
 from yolo26_triton.client import ServerUnavailableError, TritonClient, TritonConfig, TritonError
-from yolo26_triton.perf import sample_images
-from yolo26_triton.repository import copy_templates
-from yolo26_triton.server import DEFAULT_REPOSITORY, EmbeddedServer, ServerOptions
+from yolo26_triton.export.builder import build_repository
+from yolo26_triton.export.repository import copy_templates
+from yolo26_triton.serving.launcher import DEFAULT_REPOSITORY, EmbeddedServer, ServerOptions
+from yolo26_triton.tools.perf import sample_images
 
 from .configs import ModelConfig, config_path, copy_repository, edit_config
 from .report import load_average, machine_facts

@@ -34,8 +34,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from yolo26_triton.ops.metadata import METADATA_FILENAME, DetectorMetadata
-from yolo26_triton.perf import parse_concurrency, sample_images
-from yolo26_triton.server import EmbeddedServer, ServerOptions
+from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
+from yolo26_triton.tools.perf import parse_concurrency, sample_images
 
 from .harness import Measurement
 from .link import LinkRun, measure_over_link
@@ -58,7 +58,7 @@ NOTES = """\
   declares, so it cannot call `yolo26`, whose input the build made UINT8 (the graph divides by 255
   itself: 1.2 MB instead of 4.9 MB per image between preprocess and the detector). The benchmark
   serves what an Ultralytics user deploys: the same exported graph with its FP32 input
-  (`ultralytics_yolo26`, `yolo26_triton.image_input.float_input_copy`), with `yolo26`'s CPU config
+  (`ultralytics_yolo26`, `yolo26_triton.export.image_input.float_input_copy`), with `yolo26`'s CPU config
   (instances, threads, batching, detector slots) and the `metadata` parameter that the client reads
   (class names, stride 32, imgsz [640, 640]; the ONNX file's `args: {'dynamic': True}` would make it
   send 640x480 rectangles that the fixed input rejects). Only the input's type differs.

@@ -32,8 +32,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from yolo26_triton.perf import parse_concurrency, sample_images
-from yolo26_triton.server import EmbeddedServer, ServerOptions
+from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
+from yolo26_triton.tools.perf import parse_concurrency, sample_images
 
 from .harness import Measurement
 from .report import load_average, machine_facts

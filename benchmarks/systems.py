@@ -28,10 +28,10 @@ from typing import Any
 from tritonclient.grpc import model_config_pb2
 
 from yolo26_triton.client import TritonClient, TritonConfig
-from yolo26_triton.image_input import float_input_copy
+from yolo26_triton.export.image_input import float_input_copy
+from yolo26_triton.export.repository import read_config, write_config
 from yolo26_triton.ops.metadata import METADATA_FILENAME, DetectorMetadata
-from yolo26_triton.repository import read_config, write_config
-from yolo26_triton.server import DEFAULT_REPOSITORY, ServerOptions
+from yolo26_triton.serving.launcher import DEFAULT_REPOSITORY, ServerOptions
 
 from .configs import config_path, copy_repository, set_ultralytics_metadata, ultralytics_metadata
 from .harness import CLIENT, CpuClock, Measurement, process_tree_cpu_s, run_async, run_threads
@@ -56,8 +56,8 @@ def prepare_repository(source: Path | None, workdir: Path, *, ultralytics: bool 
     if source is not None:
         copy_repository(source, repository)
     else:
-        from yolo26_triton.builder import build_repository
-        from yolo26_triton.repository import copy_templates
+        from yolo26_triton.export.builder import build_repository
+        from yolo26_triton.export.repository import copy_templates
 
         copy_templates(DEFAULT_REPOSITORY, repository)
         build_repository(repository, "yolo26n.yaml")

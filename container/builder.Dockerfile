@@ -28,9 +28,10 @@ RUN python3 -c "import tensorrt" 2>/dev/null \
 
 COPY pyproject.toml README.md /opt/yolo26-triton/
 COPY src /opt/yolo26-triton/src
+COPY client /opt/yolo26-triton/client
 # The repository templates (configs, model.py files): Kubernetes' model-builder Job copies them onto
 # the empty model volume before `triton-detect build` (deploy/kubernetes/base/model-builder.yaml).
 COPY model_repository /opt/yolo26-triton/model_repository
-RUN python3 -m pip install --no-cache-dir --break-system-packages --no-deps /opt/yolo26-triton
+RUN python3 -m pip install --no-cache-dir --break-system-packages --no-deps /opt/yolo26-triton/client /opt/yolo26-triton
 ENV PATH="/usr/src/tensorrt/bin:${PATH}"
 WORKDIR /workspace

@@ -1,7 +1,7 @@
 # The production server: NVIDIA's tritonserver image (DALI, TensorRT and Python backends) plus what
 # the Python-backend model.py files import: the project's shared ops package, CuPy for the GPU
 # postprocess, and onnxruntime for the CPU profile (--model-config-name=cpu). The image's facts
-# (release, CUDA, DALI, paths) live in src/yolo26_triton/production_image.toml; the ARG defaults
+# (release, CUDA, DALI, paths) live in src/yolo26_triton/export/production_image.toml; the ARG defaults
 # below must equal them (tests/unit/test_production_image.py).
 ARG TRITON_IMAGE=nvcr.io/nvidia/tritonserver:26.06-py3
 FROM ${TRITON_IMAGE}
@@ -23,7 +23,9 @@ RUN test -d "${DALI_PATH}/nvidia/dali" \
 
 COPY pyproject.toml README.md /opt/yolo26-triton/
 COPY src /opt/yolo26-triton/src
-# --no-deps: the client, builder and test dependencies are not needed inside the server.
-RUN python3 -m pip install --no-cache-dir --break-system-packages --no-deps /opt/yolo26-triton
+COPY client /opt/yolo26-triton/client
+# Both distributions of the yolo26_triton namespace (client/ brings the contract the ops use), --no-deps:
+# the client's, builder's and tests' dependencies are not needed inside the server.
+RUN python3 -m pip install --no-cache-dir --break-system-packages --no-deps /opt/yolo26-triton/client /opt/yolo26-triton
 # A one-pixel JPEG through the whole ensemble: the healthcheck (see docker-compose.yml).
 COPY container/healthcheck-request.json /opt/yolo26-triton/healthcheck-request.json

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from yolo26_triton.server import EmbeddedServer, ServerOptions
+from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
 
 PATH = "/v2/models/validate/infer"
 

@@ -20,8 +20,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from yolo26_triton.client import TritonClient, TritonConfig, TritonError
-from yolo26_triton.demo import sample_images
-from yolo26_triton.server import DEFAULT_REPOSITORY, STUB_NAME, EmbeddedServer, ServerOptions, child_processes
+from yolo26_triton.serving.launcher import (
+    DEFAULT_REPOSITORY,
+    STUB_NAME,
+    EmbeddedServer,
+    ServerOptions,
+    child_processes,
+)
+from yolo26_triton.tools.demo import sample_images
 
 TICK_S = 5.0
 

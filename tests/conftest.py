@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from yolo26_triton.builder import BuildResult, build_repository
-from yolo26_triton.repository import copy_templates, pin_entry_point
-from yolo26_triton.server import EmbeddedServer, ServerOptions
+from yolo26_triton.export.builder import BuildResult, build_repository
+from yolo26_triton.export.repository import copy_templates, pin_entry_point
+from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
 
 from .model_fixture import make_spread_score_weights
 from .otlp_receiver import OtlpReceiver

@@ -34,11 +34,15 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from yolo26_triton.production_image import production_image
+from yolo26_triton.export.production_image import production_image
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
+CLIENT_SRC = ROOT / "client" / "src"
 PROJECT = "yolo26-triton"
+CLIENT_PROJECT = "yolo26-triton-client"
+OUR_SOURCES = (SRC, CLIENT_SRC)
+"""This checkout's two portions of the ``yolo26_triton`` namespace (the images install both)."""
 SAME_MODULES = {
     "opencv-python-headless": "opencv-python",  # cv2 without the GUI libraries (libGL)
     "nvidia-dali-cuda130": "nvidia-dali-cuda120",  # nvidia.dali for CUDA 13 / 12
@@ -138,7 +142,9 @@ def pip_steps(dockerfile: Path) -> list[PipStep]:
                 elif word.startswith("-"):
                     skip_next = word in _OPTIONS_WITH_VALUE
                 elif word.startswith(("/", ".")):
-                    names.append(Requirement(PROJECT))
+                    names.append(
+                        Requirement(CLIENT_PROJECT if word.rstrip("/").endswith("/client") else PROJECT)
+                    )
                 else:
                     value = _VARIABLE.sub(lambda match: arguments.get(match[1] or match[2], "\0"), word)
                     match = _NAME.match(value.split("\0")[0])
@@ -201,7 +207,7 @@ def image_site(distributions: set[str], destination: Path) -> Path:
     """A ``site-packages`` of symbolic links to the files of ``distributions`` in this environment.
 
     Folders that several distributions share (namespace packages such as ``nvidia``) are made real
-    and filled one level down. Our own package is left out (the caller puts ``src`` first).
+    and filled one level down. Our own two distributions are left out (the caller puts their sources first).
     """
     site_packages = Path(sysconfig.get_paths()["purelib"])
     owners: dict[str, set[str]] = {}
@@ -214,7 +220,7 @@ def image_site(distributions: set[str], destination: Path) -> Path:
                 continue
             owners.setdefault(parts[0], set()).add(name)
             entries.setdefault(name, set()).add(parts[:2])
-    wanted = {SAME_MODULES.get(name, name) for name in distributions} - {PROJECT}
+    wanted = {SAME_MODULES.get(name, name) for name in distributions} - {PROJECT, CLIENT_PROJECT}
     destination.mkdir(parents=True, exist_ok=True)
     for name in sorted(wanted & set(entries)):
         for parts in entries[name]:
@@ -272,7 +278,7 @@ def run_with_packages(
     if not site_folder.exists():
         image_site(distributions, site_folder)
     config = {
-        "front": [str(SRC), *(str(path) for path in front or [])],
+        "front": [*map(str, OUR_SOURCES), *(str(path) for path in front or [])],
         "site": str(site_folder),
         "code": code,
         "argv": argv or [],

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from ultralytics.data.augment import LetterBox
 
-from yolo26_triton.builder import untrained_model
+from yolo26_triton.export.builder import untrained_model
 
 from .sample_images import SAMPLE_IMAGES
 

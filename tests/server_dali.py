@@ -22,7 +22,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from yolo26_triton.production_image import production_image
+from yolo26_triton.export.production_image import production_image
 
 ROOT = Path(__file__).resolve().parents[1]
 CODEC = "nvidia-nvimgcodec-cu{cuda}"

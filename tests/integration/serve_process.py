@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from yolo26_triton.server import child_processes, free_port
+from yolo26_triton.serving.launcher import child_processes, free_port
 
 READY_MARK = "triton-detect: ready:"
 

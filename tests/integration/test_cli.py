@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from yolo26_triton.server import EmbeddedServer, free_port
+from yolo26_triton.serving.launcher import EmbeddedServer, free_port
 
 from ..conftest import ADMIN_KEY
 from ..sample_images import SAMPLE_IMAGES

@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from yolo26_triton.client import InvalidInputError, ModelStatus, TritonClient, TritonConfig
-from yolo26_triton.server import EmbeddedServer
+from yolo26_triton.serving.launcher import EmbeddedServer
 
 from ..sample_images import SAMPLE_IMAGES
 

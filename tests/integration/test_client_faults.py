@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from yolo26_triton.client import InferenceTimeoutError, TritonClient, TritonConfig
-from yolo26_triton.server import EmbeddedServer, ServerOptions
+from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
 
 from ..conftest import FAST_EXIT
 from ..repository_variants import hold_in_queue, repository_variant

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from yolo26_triton import cli
-from yolo26_triton.server import EmbeddedServer
+from yolo26_triton.cli import main as cli
+from yolo26_triton.serving.launcher import EmbeddedServer
 
 from ..sample_images import SAMPLE_IMAGES
 from .test_ensemble import CONF, SCORE_TOLERANCE

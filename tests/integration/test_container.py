@@ -23,7 +23,7 @@ import pytest
 import tritonclient.http as httpclient
 from docker.errors import DockerException
 
-from yolo26_triton.server import free_port
+from yolo26_triton.serving.launcher import free_port
 
 from ..sample_images import SAMPLE_IMAGES
 from .test_reliability import HEALTHCHECK_REQUEST

@@ -13,9 +13,9 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 from ultralytics import YOLO
 
-from yolo26_triton.builder import BuildResult
-from yolo26_triton.image_input import float_input_copy
-from yolo26_triton.server import EmbeddedServer
+from yolo26_triton.export.builder import BuildResult
+from yolo26_triton.export.image_input import float_input_copy
+from yolo26_triton.serving.launcher import EmbeddedServer
 
 from ..jpeg_variants import undecodable_jpeg
 from ..sample_images import SAMPLE_IMAGES

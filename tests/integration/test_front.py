@@ -30,7 +30,7 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from yolo26_triton.server import EmbeddedServer, ServerOptions, free_port
+from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions, free_port
 
 from ..front import FRONT_CONFIG, FRONT_DIR, haproxy_binary
 from ..sample_images import SAMPLE_IMAGES

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from yolo26_triton.server import EmbeddedServer
+from yolo26_triton.serving.launcher import EmbeddedServer
 
 from ..deploy_files import adapter_rule, adapter_series, rules
 from ..sample_images import SAMPLE_IMAGES

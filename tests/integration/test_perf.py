@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from yolo26_triton.builder import build_repository
-from yolo26_triton.repository import copy_templates
-from yolo26_triton.server import DEFAULT_REPOSITORY, EmbeddedServer, ServerOptions
+from yolo26_triton.export.builder import build_repository
+from yolo26_triton.export.repository import copy_templates
+from yolo26_triton.serving.launcher import DEFAULT_REPOSITORY, EmbeddedServer, ServerOptions
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +59,7 @@ def test_perf_sweeps_both_protocols_with_real_jpegs(speed_server: EmbeddedServer
     command = [
         sys.executable,
         "-m",
-        "yolo26_triton.perf",
+        "yolo26_triton.tools.perf",
         "--url",
         server.options.grpc_url,
         "--http-url",
@@ -95,7 +95,7 @@ def test_perf_analyzer_runs_with_its_own_flags_against_the_ensemble(
 ) -> None:
     """`triton-detect perf-analyzer ...` hands every flag to NVIDIA's binary, which then starts
     (alone it cannot: libb64.so.0d) and measures detect_ensemble with real JPEGs."""
-    from yolo26_triton.perf import sample_images, write_input_data
+    from yolo26_triton.tools.perf import sample_images, write_input_data
 
     data = write_input_data([path.read_bytes() for path in sample_images()], tmp_path / "input.json")
     report = tmp_path / "report.csv"
@@ -127,12 +127,12 @@ def test_perf_analyzer_runs_with_its_own_flags_against_the_ensemble(
 
 
 def test_perf_fails_with_exit_1_when_no_server_listens(tmp_path: Path) -> None:
-    from yolo26_triton.server import free_port
+    from yolo26_triton.serving.launcher import free_port
 
     command = [
         sys.executable,
         "-m",
-        "yolo26_triton.perf",
+        "yolo26_triton.tools.perf",
         "--protocol",
         "grpc",
         "--url",

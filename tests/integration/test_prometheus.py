@@ -24,7 +24,7 @@ import pytest
 from tritonclient.utils import InferenceServerException
 
 from yolo26_triton.client import TritonClient, TritonError
-from yolo26_triton.server import EmbeddedServer, ServerOptions
+from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
 
 from ..conftest import FAST_EXIT
 from ..deploy_files import container, find, hpa_expression, hpa_target, render

@@ -26,7 +26,7 @@ from yolo26_triton.client import (
     TritonConfig,
     TritonError,
 )
-from yolo26_triton.server import DEFAULT_DETECTOR_SLOTS, EmbeddedServer, ServerOptions
+from yolo26_triton.serving.launcher import DEFAULT_DETECTOR_SLOTS, EmbeddedServer, ServerOptions
 
 from ..conftest import END_TO_END_ENTRY_POINT, END_TO_END_MODEL, FAST_EXIT, SECOND_VERSION
 from ..repository_variants import edit_config, queue_limit

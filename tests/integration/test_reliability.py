@@ -25,7 +25,13 @@ from yolo26_triton.client import (
     TritonConfig,
     TritonError,
 )
-from yolo26_triton.server import STUB_NAME, EmbeddedServer, ServerOptions, child_processes, processes_naming
+from yolo26_triton.serving.launcher import (
+    STUB_NAME,
+    EmbeddedServer,
+    ServerOptions,
+    child_processes,
+    processes_naming,
+)
 
 from ..conftest import FAST_EXIT
 from ..jpeg_variants import bad_inputs, unusual_jpegs

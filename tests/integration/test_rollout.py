@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
-from yolo26_triton import cli
+from yolo26_triton.cli import main as cli
 from yolo26_triton.client import Detections, InvalidInputError, TritonConfig
 from yolo26_triton.client.codec import MAX_DETECTIONS_LIMIT
 from yolo26_triton.rollout import CIRCUIT_OPEN, RolloutDetector, RolloutResult, RolloutRouter, key_bucket
 from yolo26_triton.rollout.agreement import ImageAgreement
 from yolo26_triton.rollout.local import UltralyticsDetector, load_ultralytics, predict_options
 from yolo26_triton.rollout.metrics import PREFIX, RolloutMetrics
-from yolo26_triton.server import EmbeddedServer, ServerOptions
+from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
 
 from ..conftest import FAST_EXIT
 from ..prometheus_process import LocalPrometheus

@@ -21,7 +21,7 @@ import pytest
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from yolo26_triton.server import ADMIN_KEY_HEADER, EmbeddedServer, ServerOptions
+from yolo26_triton.serving.launcher import ADMIN_KEY_HEADER, EmbeddedServer, ServerOptions
 
 from ..conftest import ADMIN_KEY
 

@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from yolo26_triton.client import TritonClient
 from yolo26_triton.client.tracing import CLIENT_SERVICE_NAME
-from yolo26_triton.server import TRACE_SERVICE_NAME, EmbeddedServer
+from yolo26_triton.serving.launcher import TRACE_SERVICE_NAME, EmbeddedServer
 
 from ..otlp_receiver import OtlpReceiver, Span
 from ..sample_images import SAMPLE_IMAGES

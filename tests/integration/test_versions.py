@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from yolo26_triton.client import DetectionResult, TritonClient, TritonConfig
-from yolo26_triton.server import EmbeddedServer
+from yolo26_triton.serving.launcher import EmbeddedServer
 
 from ..conftest import ADMIN_KEY, END_TO_END_ENTRY_POINT, END_TO_END_MODEL, SECOND_VERSION
 from ..sample_images import SAMPLE_IMAGES

@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
-from yolo26_triton.builder import (
+from yolo26_triton.export.builder import (
     STALE_PIPELINE,
     BuildError,
     _fallback_yaml,
@@ -22,7 +22,7 @@ from yolo26_triton.builder import (
     names_from_onnx,
     remove_stale_pipeline,
 )
-from yolo26_triton.repository import copy_templates
+from yolo26_triton.export.repository import copy_templates
 
 REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
 

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from yolo26_triton import cli
-from yolo26_triton.cli_client import config_from_args
-from yolo26_triton.compare import (
+from yolo26_triton.cli import main as cli
+from yolo26_triton.cli.client_commands import config_from_args
+from yolo26_triton.rollout.agreement import ImageAgreement
+from yolo26_triton.tools.compare import (
     TRITON_LATENCY,
     ULTRALYTICS_LATENCY,
     CompareReport,
@@ -21,7 +22,6 @@ from yolo26_triton.compare import (
     served_model_warnings,
     summarize_latency,
 )
-from yolo26_triton.rollout.agreement import ImageAgreement
 
 
 def parse(*argv: str) -> argparse.Namespace:

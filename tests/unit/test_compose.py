@@ -18,9 +18,9 @@ from compose_spec import PyCompose
 from tritonclient.grpc import model_config_pb2
 
 from yolo26_triton.contract import MAX_BATCH_SIZE
-from yolo26_triton.production_image import production_image
-from yolo26_triton.repository import read_config
-from yolo26_triton.server import DEFAULT_DETECTOR_SLOTS, STEADY_MALLOC, ServerOptions
+from yolo26_triton.export.production_image import production_image
+from yolo26_triton.export.repository import read_config
+from yolo26_triton.serving.launcher import DEFAULT_DETECTOR_SLOTS, STEADY_MALLOC, ServerOptions
 
 from ..compose_file import COMPOSE_FILE, ROOT, interpolate
 

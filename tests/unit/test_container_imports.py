@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from yolo26_triton.production_image import production_image
-from yolo26_triton.repository import copy_templates
+from yolo26_triton.export.production_image import production_image
+from yolo26_triton.export.repository import copy_templates
 
-from ..container_env import image_distributions, run_in_image, run_with_packages
+from ..container_env import OUR_SOURCES, image_distributions, run_in_image, run_with_packages
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
@@ -41,7 +41,7 @@ NOT_IN_CONTAINER = (
     "tritonclient",
     "cv2",
     "yolo26_triton.client",
-    "yolo26_triton.builder",
+    "yolo26_triton.export.builder",
 )
 LAZY_IMPORTS_ALLOWED = {"cupy"}  # imported inside initialize() on KIND_GPU only
 ENGINE_BUILD_IMPORTS = ("modelopt.onnx.autocast", "pynvml", "ultralytics.utils.export.engine", "onnxruntime")
@@ -54,7 +54,7 @@ import importlib, json, sys
 for name in sys.argv[1:]:
     importlib.import_module(name)
 import yolo26_triton
-print(json.dumps({"modules": sorted(sys.modules), "path": sys.path, "package": yolo26_triton.__file__}))
+print(json.dumps({"modules": sorted(sys.modules), "path": sys.path, "package": list(yolo26_triton.__path__)}))
 """
 
 
@@ -82,7 +82,7 @@ def test_builder_cli_runs_with_the_builder_image_packages(builder_site: Path) ->
     completed = in_image(
         BUILDER_IMAGE,
         builder_site,
-        "import sys\nfrom yolo26_triton.cli import main\nsys.exit(main())",
+        "import sys\nfrom yolo26_triton.cli.main import main\nsys.exit(main())",
         ["build", "--help"],
     )
     assert "--engine" in completed.stdout
@@ -93,7 +93,7 @@ def test_builder_builds_offline_with_the_builder_image_packages(builder_site: Pa
     repository = tmp_path / "model_repository"
     copy_templates(REPOSITORY, repository)
     code = (
-        "import importlib, sys\nfrom yolo26_triton.cli import main\nexit_code = main(sys.argv[1:])\n"
+        "import importlib, sys\nfrom yolo26_triton.cli.main import main\nexit_code = main(sys.argv[1:])\n"
         f"for name in {ENGINE_BUILD_IMPORTS!r}:\n    importlib.import_module(name)\nsys.exit(exit_code)"
     )
     in_image(
@@ -166,8 +166,9 @@ def test_model_files_import_only_what_the_server_image_has(model_file: Path, ser
     completed = in_image(SERVER_IMAGE, server_site, IMPORT_AND_REPORT, to_import)
     result = json.loads(completed.stdout.strip().splitlines()[-1])
 
-    assert result["path"][0] == str(SRC)
-    assert result["package"] == str(SRC / "yolo26_triton" / "__init__.py")  # this checkout, not another
+    assert result["path"][:2] == [str(source) for source in OUR_SOURCES]
+    # this checkout's two portions of the namespace, not another copy
+    assert result["package"] == [str(source / "yolo26_triton") for source in OUR_SOURCES]
     for name in to_import:
         assert name in result["modules"], name
     leaked = [name for name in NOT_IN_CONTAINER if loaded(result["modules"], name)]

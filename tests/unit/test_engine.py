@@ -1,7 +1,7 @@
 """The TensorRT build's CPU half: the FP16 graph against the FP32 model, the tensor contract, provenance.
 
 No TensorRT or GPU here. What a TensorRT 11 build parses is checked instead: the FP16 graph that
-:func:`yolo26_triton.engine.fp16_graph` makes (ModelOpt AutoCast through Ultralytics' own code),
+:func:`yolo26_triton.export.engine.fp16_graph` makes (ModelOpt AutoCast through Ultralytics' own code),
 made with exactly the builder image's packages (``tests/container_env.py``), run with onnxruntime on
 the sample images against the FP32 ONNX, both heads. Stated tolerance, measured at 3x below it:
 
@@ -29,7 +29,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from yolo26_triton.engine import (
+from yolo26_triton.export.engine import (
     EngineError,
     EngineProvenance,
     ParityReport,
@@ -42,9 +42,9 @@ from yolo26_triton.engine import (
     split_calibration,
     tensorrt_version,
 )
+from yolo26_triton.export.repository import read_config
 from yolo26_triton.ops.detections import DetectionSettings, select_detections
 from yolo26_triton.ops.matching import agreement_score, match_detections
-from yolo26_triton.repository import read_config
 
 from ..conftest import END_TO_END_MODEL
 from ..container_env import ROOT, run_in_image
@@ -61,7 +61,7 @@ MIN_PAIR_IOU = 0.95
 MAKE_FP16_GRAPHS = """
 import json, sys
 from pathlib import Path
-from yolo26_triton.engine import fp16_graph
+from yolo26_triton.export.engine import fp16_graph
 output = Path(sys.argv[1])
 graphs = {}
 for name, onnx_path in zip(sys.argv[2::2], sys.argv[3::2]):
@@ -240,7 +240,7 @@ def test_a_tensorrt_other_than_the_images_is_refused(tmp_path: Path, monkeypatch
 MAKE_INT8_GRAPH = """
 import json, sys
 from pathlib import Path
-from yolo26_triton.engine import int8_graph, letterboxed, parity_report
+from yolo26_triton.export.engine import int8_graph, letterboxed, parity_report
 onnx_path, output, *images = map(Path, sys.argv[1:])
 graph = int8_graph(onnx_path, letterboxed(images), output)
 report = parity_report(onnx_path, graph, letterboxed(images), [path.name for path in images], held_out=False)

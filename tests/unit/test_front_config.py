@@ -7,7 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from yolo26_triton.repository import read_config
+from yolo26_triton.export.repository import read_config
 
 from ..front import FRONT_CONFIG, FRONT_DIR, haproxy_binary
 

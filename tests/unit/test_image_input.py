@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from yolo26_triton.image_input import add_uint8_input, float_input_copy, takes_uint8_images
+from yolo26_triton.export.image_input import add_uint8_input, float_input_copy, takes_uint8_images
 
 
 def float_graph(path: Path) -> Path:

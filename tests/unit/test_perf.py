@@ -25,9 +25,9 @@ from benchmarks.harness import CLIENT, Measurement, run_threads
 from benchmarks.link import shaping_commands
 from benchmarks.report import LINK, LOOPBACK, Results, render, targets
 from benchmarks.systems import SERVER, StepTimes
-from yolo26_triton import perf
-from yolo26_triton.repository import read_config
-from yolo26_triton.server import DEFAULT_REPOSITORY
+from yolo26_triton.export.repository import read_config
+from yolo26_triton.serving.launcher import DEFAULT_REPOSITORY
+from yolo26_triton.tools import perf
 
 # perf_analyzer 2.51's -f report, as written against detect_ensemble on this machine.
 REPORT = (

@@ -1,6 +1,6 @@
 """The facts of the production image are written once, and everything that repeats one agrees with it.
 
-``src/yolo26_triton/production_image.toml`` holds them; the Dockerfiles' ``ARG`` defaults, the
+``src/yolo26_triton/export/production_image.toml`` holds them; the Dockerfiles' ``ARG`` defaults, the
 ``gpu`` extra, and docs/gpu.md (value and check command of each fact) must say the same. Also here:
 each image holds ONE DALI, the DALI backend's own, and the packages both the Dockerfiles and
 ``pyproject.toml`` pin are pinned alike.
@@ -16,7 +16,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from yolo26_triton.production_image import FACTS_FILE, ProductionImage, production_image
+from yolo26_triton.export.production_image import FACTS_FILE, ProductionImage, production_image
 
 from ..container_env import dockerfile_arguments, image_distributions, pip_steps
 
@@ -39,7 +39,7 @@ def test_every_fact_has_a_value_a_source_and_a_check() -> None:
 
 
 def test_a_fact_without_its_source_is_refused() -> None:
-    text = (ROOT / "src" / "yolo26_triton" / FACTS_FILE).read_text()
+    text = (ROOT / "src" / "yolo26_triton" / "export" / FACTS_FILE).read_text()
     broken = re.sub(r"(\[tensorrt_major\]\nvalue = 11\n)source = .*\n", r"\1", text)
     with pytest.raises(ValueError, match=r"\[tensorrt_major\] needs value, source and check"):
         ProductionImage.parse(broken)

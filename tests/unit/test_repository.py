@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from yolo26_triton.ops.metadata import METADATA_FILENAME, DetectorMetadata
-from yolo26_triton.repository import (
+from yolo26_triton.export.repository import (
     CONFIG_FILES,
     add_detector_model,
     built_versions,
@@ -21,6 +20,7 @@ from yolo26_triton.repository import (
     route_name,
     write_routes,
 )
+from yolo26_triton.ops.metadata import METADATA_FILENAME, DetectorMetadata
 
 from ..conftest import PROJECT_REPOSITORY
 

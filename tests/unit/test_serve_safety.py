@@ -6,8 +6,8 @@ import signal
 
 import pytest
 
-from yolo26_triton.cli import UNPATCHED_BUGS, exit_status
-from yolo26_triton.server import (
+from yolo26_triton.cli.main import UNPATCHED_BUGS, exit_status
+from yolo26_triton.serving.launcher import (
     ADMIN_KEY_HEADER,
     UNSENDABLE_GRPC_KEY_HEADER,
     EmbeddedServer,

@@ -10,9 +10,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from yolo26_triton.cli import _parser
+from yolo26_triton.cli.main import _parser
 from yolo26_triton.client import tracing
-from yolo26_triton.server import TRACE_SERVICE_NAME, EmbeddedServer, ServerOptions
+from yolo26_triton.serving.launcher import TRACE_SERVICE_NAME, EmbeddedServer, ServerOptions
 
 
 def test_trace_flags_only_with_an_endpoint() -> None:

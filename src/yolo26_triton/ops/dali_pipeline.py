@@ -22,7 +22,7 @@ The letterbox matches Ultralytics' ``LetterBox`` to within one grey level: resiz
 The ``external_source`` carries the Triton input name ``IMAGE`` (encoded bytes); the DALI backend
 maps outputs by position, so the configs list them in the pipeline's order: ``IMAGES`` (uint8
 ``3 x size x size``, RGB grey levels 0..255), then ``ORIGINAL_SIZE`` (int32 ``[height, width]``).
-The detector's graph divides by 255 itself (:mod:`yolo26_triton.image_input`): a quarter of the
+The detector's graph divides by 255 itself (:mod:`yolo26_triton.export.image_input`): a quarter of the
 bytes of a float tensor to copy between the steps.
 """
 
@@ -33,7 +33,7 @@ from typing import Any, Literal
 from nvidia.dali import fn, math, pipeline_def, types
 from nvidia.dali.pipeline import Pipeline
 
-from .letterbox import PAD_VALUE
+from yolo26_triton.ops.letterbox import PAD_VALUE
 
 Decoder = Literal["cpu", "mixed"]
 

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from .letterbox import LetterboxGeometry
+from yolo26_triton.ops.letterbox import LetterboxGeometry
 
 Head = Literal["classic", "nms_free"]
 

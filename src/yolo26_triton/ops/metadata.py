@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .detections import Head
+from yolo26_triton.ops.detections import Head
 
 METADATA_FILENAME = "metadata.json"
 DETECTOR_ID_OUTPUT = "output_detector_id"

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .detections import DetectionSettings, detections_in_original_pixels_batch, head_of
-from .metadata import WARMUP_DETECTOR_ID, DetectorCatalog, DetectorMetadata, warmup_metadata
+from yolo26_triton.ops.detections import DetectionSettings, detections_in_original_pixels_batch, head_of
+from yolo26_triton.ops.metadata import WARMUP_DETECTOR_ID, DetectorCatalog, DetectorMetadata, warmup_metadata
 
 Outputs = dict[str, NDArray[Any]]
 

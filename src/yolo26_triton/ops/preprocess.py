@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .dali_pipeline import INPUT_NAME, build_pipeline
-from .image_check import JPEG_MAGIC, InvalidImageError
+from yolo26_triton.ops.dali_pipeline import INPUT_NAME, build_pipeline
+from yolo26_triton.ops.image_check import JPEG_MAGIC, InvalidImageError
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,11 @@ side), ``agreement`` (box matching, shared with ``triton-detect compare``), ``me
 needs the ``rollout`` extra), ``errors``.
 """
 
-from .config import RolloutConfig
-from .detector import RolloutDetector
-from .errors import LocalModelError, RolloutError
-from .routing import RolloutRouter, key_bucket
-from .types import CIRCUIT_OPEN, Backend, RolloutObserver, RolloutResult, ShadowRecord
+from yolo26_triton.rollout.config import RolloutConfig
+from yolo26_triton.rollout.detector import RolloutDetector
+from yolo26_triton.rollout.errors import LocalModelError, RolloutError
+from yolo26_triton.rollout.routing import RolloutRouter, key_bucket
+from yolo26_triton.rollout.types import CIRCUIT_OPEN, Backend, RolloutObserver, RolloutResult, ShadowRecord
 
 __all__ = [
     "CIRCUIT_OPEN",

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..client import Detections
-from ..ops.matching import DEFAULT_MATCH_IOU, agreement_score, match_detections
+from yolo26_triton.client import Detections
+from yolo26_triton.ops.matching import DEFAULT_MATCH_IOU, agreement_score, match_detections
 
 __all__ = [
     "DEFAULT_MATCH_IOU",

@@ -15,8 +15,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from ..client import InvalidInputError
-from .errors import RolloutError
+from yolo26_triton.client import InvalidInputError
+from yolo26_triton.rollout.errors import RolloutError
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")

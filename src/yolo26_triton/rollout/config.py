@@ -20,11 +20,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..builder import DEFAULT_WEIGHTS
-from ..client import TritonConfig
-from ..client.config import check_field, env_values
-from ..ops.detections import Head
-from .local import HEADS, LETTERBOX_MODES, LetterboxMode
+from yolo26_triton.client import TritonConfig
+from yolo26_triton.client.config import check_field, env_values
+from yolo26_triton.export.builder import DEFAULT_WEIGHTS
+from yolo26_triton.ops.detections import Head
+from yolo26_triton.rollout.local import HEADS, LETTERBOX_MODES, LetterboxMode
 
 
 def _env(name: str) -> dict[str, str]:

@@ -34,15 +34,22 @@ from collections.abc import Awaitable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from ..client import DetectionResult, InvalidInputError, TritonClient, TritonError
-from ..client.codec import MAX_DETECTIONS_LIMIT, request_parameters
-from .agreement import DEFAULT_MATCH_IOU, image_agreement
-from .breaker import CircuitBreaker, CircuitOpenError
-from .config import RolloutConfig
-from .errors import LocalModelError
-from .local import LocalDetector, predict_options
-from .routing import RolloutRouter
-from .types import CIRCUIT_OPEN, Role, RolloutObserver, RolloutResult, ShadowRecord, Unobserved
+from yolo26_triton.client import DetectionResult, InvalidInputError, TritonClient, TritonError
+from yolo26_triton.client.codec import MAX_DETECTIONS_LIMIT, request_parameters
+from yolo26_triton.rollout.agreement import DEFAULT_MATCH_IOU, image_agreement
+from yolo26_triton.rollout.breaker import CircuitBreaker, CircuitOpenError
+from yolo26_triton.rollout.config import RolloutConfig
+from yolo26_triton.rollout.errors import LocalModelError
+from yolo26_triton.rollout.local import LocalDetector, predict_options
+from yolo26_triton.rollout.routing import RolloutRouter
+from yolo26_triton.rollout.types import (
+    CIRCUIT_OPEN,
+    Role,
+    RolloutObserver,
+    RolloutResult,
+    ShadowRecord,
+    Unobserved,
+)
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ file's bytes) and passed to ``model.predict(image, verbose=False, ...)`` with th
 :func:`predict_options`: the same thresholds as the Triton side, at :data:`INPUT_SIZE` pixels, and the
 letterbox either ``rect`` (``predict()``'s default for a ``.pt``: the smallest stride-32 rectangle,
 what runs today) or ``square`` (640x640 like the server, so that only numerics differ). The
-reasoning, read in Ultralytics 8.4.190's source, is in :mod:`yolo26_triton.compare`.
+reasoning, read in Ultralytics 8.4.190's source, is in :mod:`yolo26_triton.tools.compare`.
 
 Ultralytics is imported only when a model is loaded.
 """
@@ -25,11 +25,11 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from ..client import Detections, InvalidInputError
-from ..contract import INPUT_SIZE
-from ..ops.detections import Head
-from ..ops.image_check import ImageLimits, InvalidImageError, check_image
-from .errors import LocalModelError
+from yolo26_triton.client import Detections, InvalidInputError
+from yolo26_triton.contract import INPUT_SIZE
+from yolo26_triton.ops.detections import Head
+from yolo26_triton.ops.image_check import ImageLimits, InvalidImageError, check_image
+from yolo26_triton.rollout.errors import LocalModelError
 
 LetterboxMode = Literal["rect", "square"]
 LETTERBOX_MODES: tuple[LetterboxMode, ...] = get_args(LetterboxMode)

@@ -34,7 +34,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 from prometheus_client import make_asgi_app as _make_asgi_app
 from prometheus_client import make_wsgi_app as _make_wsgi_app
 
-from .agreement import DEFAULT_MATCH_IOU, ImageAgreement
+from yolo26_triton.rollout.agreement import DEFAULT_MATCH_IOU, ImageAgreement
 
 PREFIX = "yolo26_detector"
 BACKENDS = ("triton", "local")

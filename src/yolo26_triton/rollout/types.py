@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from ..client import Detections
-from .agreement import ImageAgreement
+from yolo26_triton.client import Detections
+from yolo26_triton.rollout.agreement import ImageAgreement
 
 Backend = Literal["triton", "local"]
 Role = Literal["serve", "shadow"]

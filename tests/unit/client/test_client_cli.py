@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from yolo26_triton import cli_client
-from yolo26_triton.cli_client import (
+from yolo26_triton.cli import client_commands as cli_client
+from yolo26_triton.cli.client_commands import (
     ProgressBar,
     collect_images,
     config_from_args,

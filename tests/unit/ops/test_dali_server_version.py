@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from yolo26_triton.production_image import production_image
+from yolo26_triton.export.production_image import production_image
 
 from ...jpeg_variants import unusual_jpegs
 from ...letterbox_reference import SIZE, max_grey_level_difference, ultralytics_chw

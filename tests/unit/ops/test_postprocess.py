@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from tritonclient.grpc import model_config_pb2
 
+from yolo26_triton.export.repository import read_config
 from yolo26_triton.ops.detections import DetectionSettings, detections_in_original_pixels
 from yolo26_triton.ops.metadata import (
     WARMUP_DETECTOR_ID,
@@ -23,7 +24,6 @@ from yolo26_triton.ops.postprocess import (
     synthetic_nms_free_output,
     to_host,
 )
-from yolo26_triton.repository import read_config
 
 from ...raw_outputs import classic_head, nms_free_head
 

@@ -13,8 +13,8 @@ from PIL import Image
 from ultralytics.engine.results import Results
 
 from yolo26_triton.client import InvalidInputError
+from yolo26_triton.export.repository import read_config
 from yolo26_triton.ops.image_check import ImageLimits
-from yolo26_triton.repository import read_config
 from yolo26_triton.rollout.errors import LocalModelError
 from yolo26_triton.rollout.local import (
     UltralyticsDetector,

@@ -55,8 +55,7 @@ from typing import Any
 
 import numpy as np
 
-from .builder import DEFAULT_WEIGHTS
-from .cli_client import (
+from yolo26_triton.cli.client_commands import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
@@ -65,18 +64,19 @@ from .cli_client import (
     connection_parser,
     format_table,
 )
-from .client import Detections, InvalidInputError, TritonClient, TritonConfig, TritonError
-from .client.codec import MAX_DETECTIONS_LIMIT
-from .contract import INPUT_SIZE
-from .rollout.agreement import (
+from yolo26_triton.client import Detections, InvalidInputError, TritonClient, TritonConfig, TritonError
+from yolo26_triton.client.codec import MAX_DETECTIONS_LIMIT
+from yolo26_triton.contract import INPUT_SIZE
+from yolo26_triton.export.builder import DEFAULT_WEIGHTS
+from yolo26_triton.rollout.agreement import (
     DEFAULT_MATCH_IOU,
     AgreementSummary,
     ImageAgreement,
     image_agreement,
     summarize_agreement,
 )
-from .rollout.errors import LocalModelError
-from .rollout.local import (
+from yolo26_triton.rollout.errors import LocalModelError
+from yolo26_triton.rollout.local import (
     LETTERBOX_MODES,
     UltralyticsDetector,
     load_ultralytics,

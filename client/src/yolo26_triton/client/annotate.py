@@ -6,7 +6,7 @@ import io
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from .types import Detections
+from yolo26_triton.client.types import Detections
 
 # Distinct, dark enough for white label text; a class keeps its colour across images.
 PALETTE = (

@@ -1,6 +1,6 @@
 """Names both sides of the wire agree on, importable with nothing but the standard library.
 
-The client (:mod:`yolo26_triton.client.routing`) and the builder (:mod:`yolo26_triton.repository`)
+The client (:mod:`yolo26_triton.client.routing`) and the builder (:mod:`yolo26_triton.export.repository`)
 both name a detector version's route here, so the builder image, which holds no client libraries,
 imports them without the client package.
 """

@@ -11,8 +11,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from .builder import DEFAULT_WEIGHTS, build_repository
-from .server import DEFAULT_REPOSITORY, EmbeddedServer, ServerOptions
+from yolo26_triton.export.builder import DEFAULT_WEIGHTS, build_repository
+from yolo26_triton.serving.launcher import DEFAULT_REPOSITORY, EmbeddedServer, ServerOptions
 
 log = logging.getLogger("triton-detect")
 
@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run_demo(args: argparse.Namespace) -> int:
     """Runs the demo; returns the exit code of the detect step."""
-    from .cli import main as cli_main
+    from yolo26_triton.cli.main import main as cli_main
 
     built = build_repository(args.repository, args.weights)
     log.info(

@@ -24,9 +24,9 @@ from pathlib import Path
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
-from .contract import is_version
-from .contract import route_name as _route_name
-from .ops.metadata import DETECTOR_ID_OUTPUT, METADATA_FILENAME
+from yolo26_triton.contract import is_version
+from yolo26_triton.contract import route_name as _route_name
+from yolo26_triton.ops.metadata import DETECTOR_ID_OUTPUT, METADATA_FILENAME
 
 TEMPLATE_DETECTOR = "yolo26"
 TEMPLATE_ENTRY_POINT = "detect_ensemble"

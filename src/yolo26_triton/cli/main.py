@@ -1,9 +1,9 @@
 """``triton-detect``: build the model, serve it, and talk to it.
 
-Subcommands: ``build``, ``pin`` and ``serve`` here; ``demo`` (:mod:`yolo26_triton.demo`);
+Subcommands: ``build``, ``pin`` and ``serve`` here; ``demo`` (:mod:`yolo26_triton.tools.demo`);
 ``detect``, ``health``, ``stats`` and ``models`` are thin layers over the client
-(:mod:`yolo26_triton.cli_client`); ``perf`` runs perf_analyzer (:mod:`yolo26_triton.perf`);
-``compare`` checks the server against in-process Ultralytics (:mod:`yolo26_triton.compare`).
+(:mod:`yolo26_triton.cli.client_commands`); ``perf`` runs perf_analyzer (:mod:`yolo26_triton.tools.perf`);
+``compare`` checks the server against in-process Ultralytics (:mod:`yolo26_triton.tools.compare`).
 
 The modules of the other subcommands are imported only when one of them (or the top-level help)
 is asked for: ``build``, ``pin`` and ``serve`` import neither the client nor its libraries
@@ -24,16 +24,16 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from .builder import DEFAULT_WEIGHTS, BuildError, build_repository
-from .engine import INT8_MIN_AGREEMENT, EngineError, build_engine
-from .ops.metadata import METADATA_FILENAME, DetectorMetadata
-from .repository import (
+from yolo26_triton.export.builder import DEFAULT_WEIGHTS, BuildError, build_repository
+from yolo26_triton.export.engine import INT8_MIN_AGREEMENT, EngineError, build_engine
+from yolo26_triton.export.repository import (
     TEMPLATE_DETECTOR,
     TEMPLATE_ENTRY_POINT,
     built_versions,
     pin_entry_point,
 )
-from .server import (
+from yolo26_triton.ops.metadata import METADATA_FILENAME, DetectorMetadata
+from yolo26_triton.serving.launcher import (
     DEFAULT_DETECTOR_SLOTS,
     DEFAULT_REPOSITORY,
     EmbeddedServer,
@@ -46,7 +46,12 @@ log = logging.getLogger("triton-detect")
 
 LOCAL_COMMANDS = frozenset({"build", "pin", "serve"})
 """Subcommands defined in this module; running one imports none of :data:`COMMAND_MODULES`."""
-COMMAND_MODULES = ("demo", "cli_client", "perf", "compare")
+COMMAND_MODULES = (
+    "yolo26_triton.tools.demo",
+    "yolo26_triton.cli.client_commands",
+    "yolo26_triton.tools.perf",
+    "yolo26_triton.tools.compare",
+)
 """Modules whose ``register(subparsers)`` adds the other subcommands."""
 WATCHDOG_INTERVAL_S = 0.5
 """How often ``serve`` looks for a dead stub (a scan of /proc, a few milliseconds)."""
@@ -167,7 +172,7 @@ def _parser(*, all_commands: bool = True) -> argparse.ArgumentParser:
 
     if all_commands:
         for name in COMMAND_MODULES:
-            importlib.import_module(f".{name}", __package__).register(commands)
+            importlib.import_module(name).register(commands)
     return parser
 
 

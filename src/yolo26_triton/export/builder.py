@@ -5,9 +5,9 @@ From ``yolo26n.pt`` (Ultralytics downloads it where there is a network), a local
 version ``<version>`` (``1`` by default; other versions stay as they are):
 
 1. creates the model and its entry point from the templates if it is a new detector model
-   (:mod:`yolo26_triton.repository`);
+   (:mod:`yolo26_triton.export.repository`);
 2. exports the ONNX model with a dynamic batch to ``<model>/<version>/model.onnx``, makes its input
-   UINT8 with the normalization inside the graph (:mod:`yolo26_triton.image_input`) and adds the
+   UINT8 with the normalization inside the graph (:mod:`yolo26_triton.export.image_input`) and adds the
    ``output_detector_id`` output that names this model version in every answer;
 3. writes ``<model>/<version>/metadata.json`` with the class names read back from the exported
    model's own metadata (and whether the model is untrained);
@@ -15,7 +15,7 @@ version ``<version>`` (``1`` by default; other versions stay as they are):
 5. removes a ``preprocess/1/model.dali`` left by older builds: the DALI backend now serializes
    ``preprocess/1/dali.py`` itself, with its own DALI, when the model loads.
 
-``--engine`` then builds ``model.plan`` where TensorRT and a GPU are (:mod:`yolo26_triton.engine`).
+``--engine`` then builds ``model.plan`` where TensorRT and a GPU are (:mod:`yolo26_triton.export.engine`).
 
 When weights cannot be downloaded it says so in one line and builds the untrained model of the
 same size, marked so that every later result says its boxes are meaningless.
@@ -32,11 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .contract import INPUT_SIZE, MAX_BATCH_SIZE
-from .image_input import add_uint8_input, takes_uint8_images
-from .ops.detections import Head
-from .ops.metadata import DETECTOR_ID_OUTPUT, METADATA_FILENAME, DetectorMetadata
-from .repository import (
+from yolo26_triton.contract import INPUT_SIZE, MAX_BATCH_SIZE
+from yolo26_triton.export.image_input import add_uint8_input, takes_uint8_images
+from yolo26_triton.export.repository import (
     CONFIG_FILES,
     TEMPLATE_DETECTOR,
     add_detector_model,
@@ -47,6 +45,8 @@ from .repository import (
     read_config,
     write_routes,
 )
+from yolo26_triton.ops.detections import Head
+from yolo26_triton.ops.metadata import DETECTOR_ID_OUTPUT, METADATA_FILENAME, DetectorMetadata
 
 log = logging.getLogger(__name__)
 
@@ -273,9 +273,9 @@ def check_against_configs(onnx_path: Path) -> None:
     """Checks the exported graph's inputs and outputs against both profiles' detector configs.
 
     Raises:
-        BuildError: A name, data type or dimension differs (:func:`yolo26_triton.engine.io_problems`).
+        BuildError: A name, data type or dimension differs (:func:`yolo26_triton.export.engine.io_problems`).
     """
-    from .engine import config_io, io_problems
+    from yolo26_triton.export.engine import config_io, io_problems
 
     model_folder = onnx_path.parents[1]
     for config_file in CONFIG_FILES:

@@ -7,7 +7,7 @@ plan (builder flags up to TensorRT 10), and ``modelopt_quantize_onnx`` writes th
 graph for TensorRT 11 with NVIDIA ModelOpt (FP16: AutoCast with ``keep_io_types=True``, so the
 engine's inputs and outputs keep the types the configs declare; INT8: explicit Q/DQ). ModelOpt
 calibrates with normalized floats, so both start from the graph as Ultralytics exported it (FLOAT
-input) and get the build's UINT8 input back afterwards (:mod:`yolo26_triton.image_input`). This module
+input) and get the build's UINT8 input back afterwards (:mod:`yolo26_triton.export.image_input`). This module
 drives that code for the model repository:
 
 1. :func:`engine_input` fixes the exported ONNX's spatial dimensions to the configs' 640x640 (the
@@ -45,8 +45,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from .contract import INPUT_SIZE, MAX_BATCH_SIZE
-from .image_input import add_uint8_input, float_input_copy
+from yolo26_triton.contract import INPUT_SIZE, MAX_BATCH_SIZE
+from yolo26_triton.export.image_input import add_uint8_input, float_input_copy
 
 log = logging.getLogger(__name__)
 
@@ -187,8 +187,8 @@ def _float_engine_input(onnx_path: Path, workdir: Path) -> Path:
     """:func:`engine_input` of the graph as Ultralytics exported it (FLOAT input in 0..1).
 
     ModelOpt calibrates with normalized floats (Ultralytics divides its images by 255), so the
-    reduced-precision graph is made from :func:`~yolo26_triton.image_input.float_input_copy` and gets
-    the UINT8 input back afterwards (:func:`~yolo26_triton.image_input.add_uint8_input`).
+    reduced-precision graph is made from :func:`~yolo26_triton.export.image_input.float_input_copy` and gets
+    the UINT8 input back afterwards (:func:`~yolo26_triton.export.image_input.add_uint8_input`).
     """
     float_copy = float_input_copy(onnx_path, workdir / "float.onnx")
     return engine_input(float_copy, workdir / "model.onnx")
@@ -278,8 +278,8 @@ def parity_report(
     import onnx
     import onnxruntime as ort
 
-    from .ops.detections import DetectionSettings, select_detections
-    from .ops.matching import agreement_score, match_detections
+    from yolo26_triton.ops.detections import DetectionSettings, select_detections
+    from yolo26_triton.ops.matching import agreement_score, match_detections
 
     candidate_model = onnx.load(str(candidate))
     del candidate_model.graph.value_info[:]  # ModelOpt's shape annotations confuse onnxruntime's planner
@@ -487,7 +487,7 @@ def expected_io(onnx_path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
 
     ``onnx_path`` is ``<repository>/<model>/<version>/model.onnx``.
     """
-    from .repository import read_config
+    from yolo26_triton.export.repository import read_config
 
     config = read_config(onnx_path.parents[1] / "config.pbtxt")
     return config_io(config)

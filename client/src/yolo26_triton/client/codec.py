@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .errors import InvalidInputError, ServerError
-from .types import Detections
+from yolo26_triton.client.errors import InvalidInputError, ServerError
+from yolo26_triton.client.types import Detections
 
 IMAGE_INPUT = "IMAGE"
 OUTPUTS = ("BOXES", "SCORES", "CLASS_IDS", "CLASS_NAMES", "MODEL_INFO")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_before_delay
 from tenacity.wait import wait_random_exponential
 
-from .errors import TritonError
+from yolo26_triton.client.errors import TritonError
 
 # Backoff before retry k (1-based) is uniform in [0, min(MAX, BASE * 2**(k-1))] seconds ("full jitter"):
 # concurrent clients that failed together do not come back together.

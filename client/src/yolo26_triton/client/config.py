@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, cast, get_args
 
-from .routing import VersionWeights, format_split, is_version, parse_split, split_problem
+from yolo26_triton.client.routing import VersionWeights, format_split, is_version, parse_split, split_problem
 
 ProtocolName = Literal["grpc", "http"]
 PROTOCOLS: tuple[ProtocolName, ...] = get_args(ProtocolName)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from ..contract import is_version, route_name
+from yolo26_triton.contract import is_version, route_name
 
 __all__ = [
     "VersionPicker",

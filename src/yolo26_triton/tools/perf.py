@@ -516,7 +516,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m yolo26_triton.perf ...``: the ``perf`` subcommand on its own."""
+    """``python -m yolo26_triton.tools.perf ...``: the ``perf`` subcommand on its own."""
     parser = argparse.ArgumentParser(prog="triton-detect")
     register(parser.add_subparsers(required=True, metavar="COMMAND"))
     args = parser.parse_args(["perf", *(sys.argv[1:] if argv is None else argv)])

@@ -15,9 +15,9 @@ Modules: ``config`` (settings from ``TRITON_*``), ``errors`` (the exception hier
 ``client`` (:class:`TritonClient`), ``annotate`` (drawing boxes with Pillow).
 """
 
-from .client import TritonClient
-from .config import TritonConfig
-from .errors import (
+from yolo26_triton.client.client import TritonClient
+from yolo26_triton.client.config import TritonConfig
+from yolo26_triton.client.errors import (
     AccessDeniedError,
     InferenceTimeoutError,
     InvalidInputError,
@@ -26,7 +26,7 @@ from .errors import (
     ServerUnavailableError,
     TritonError,
 )
-from .types import (
+from yolo26_triton.client.types import (
     BatchStatistics,
     Detection,
     DetectionResult,

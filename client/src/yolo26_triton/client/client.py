@@ -11,14 +11,20 @@ from typing import Any, Literal, Self, overload
 
 import numpy.typing as npt
 
-from .codec import OUTPUTS, decode_detections, encode_image, request_parameters
-from .config import TritonConfig
-from .errors import InvalidInputError, TritonError
-from .retry import retry_policy
-from .routing import VersionPicker, is_version, route_name
-from .tracing import RequestTracer
-from .transport import Transport, create_transport
-from .types import DetectionResult, ModelStatistics, ModelStatus, ModelVersionState, parse_statistics
+from yolo26_triton.client.codec import OUTPUTS, decode_detections, encode_image, request_parameters
+from yolo26_triton.client.config import TritonConfig
+from yolo26_triton.client.errors import InvalidInputError, TritonError
+from yolo26_triton.client.retry import retry_policy
+from yolo26_triton.client.routing import VersionPicker, is_version, route_name
+from yolo26_triton.client.tracing import RequestTracer
+from yolo26_triton.client.transport import Transport, create_transport
+from yolo26_triton.client.types import (
+    DetectionResult,
+    ModelStatistics,
+    ModelStatus,
+    ModelVersionState,
+    parse_statistics,
+)
 
 
 class TritonClient:

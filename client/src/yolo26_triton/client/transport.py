@@ -23,8 +23,8 @@ import tritonclient.grpc.aio as grpcclient
 import tritonclient.http.aio as httpclient
 from tritonclient.utils import np_to_triton_dtype
 
-from .config import TritonConfig
-from .errors import TRANSPORT_ERRORS, ServerError, from_triton_exception
+from yolo26_triton.client.config import TritonConfig
+from yolo26_triton.client.errors import TRANSPORT_ERRORS, ServerError, from_triton_exception
 
 JsonDict = dict[str, Any]
 ParameterValue = bool | int | float | str
