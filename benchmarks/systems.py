@@ -211,7 +211,7 @@ def measure_triton(
     config = TritonConfig(
         url=options.grpc_url,
         protocol="grpc",
-        timeout=120.0,
+        timeout_s=120.0,
         max_retries=0,
         confidence_threshold=0.25,
         max_concurrency=max(levels),

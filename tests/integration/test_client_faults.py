@@ -72,7 +72,7 @@ def test_detect_times_out_against_a_slowed_model(repository: Path, tmp_path: Pat
     # Triton's own means slow it: preprocess holds every lone request in its queue for 4 s.
     slowed = repository_variant(repository, tmp_path / "slowed", "preprocess", hold_in_queue(4.0))
     options = ServerOptions.on_free_ports(repository=slowed, extra_args=FAST_EXIT)
-    config = TritonConfig(url=options.grpc_url, http_url=options.http_url, protocol=protocol, timeout=1.0)
+    config = TritonConfig(url=options.grpc_url, http_url=options.http_url, protocol=protocol, timeout_s=1.0)
     image = SAMPLE_IMAGES[0].read_bytes()
     with (tmp_path / "server.log").open("w") as log, EmbeddedServer(options, log_file=log):
 

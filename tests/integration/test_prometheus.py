@@ -48,7 +48,7 @@ class BoundedLoad:
     """``LOAD_CLIENTS`` closed-loop clients on loopback, in a thread, until stopped or ``LOAD_LIMIT_S``."""
 
     def __init__(self, server: EmbeddedServer) -> None:
-        self._config = client_config(server, max_retries=0, timeout=30.0)
+        self._config = client_config(server, max_retries=0, timeout_s=30.0)
         self._images = [path.read_bytes() for path in SAMPLE_IMAGES]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)

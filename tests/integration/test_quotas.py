@@ -73,7 +73,7 @@ def test_a_flood_on_one_detector_cannot_starve_the_other(
         def config(model: str) -> TritonConfig:
             # No retries: every refusal is seen as it happened.
             return TritonConfig(
-                url=options.grpc_url, http_url=options.http_url, model=model, max_retries=0, timeout=60.0
+                url=options.grpc_url, http_url=options.http_url, model=model, max_retries=0, timeout_s=60.0
             )
 
         async with (

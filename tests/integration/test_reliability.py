@@ -118,7 +118,7 @@ def test_overload_is_refused_quickly_and_retried(repository: Path, tmp_path: Pat
     with (tmp_path / "server.log").open("w") as log, EmbeddedServer(options, log_file=log) as server:
 
         async def burst(max_retries: int) -> tuple[list[DetectionResult | TritonError], list[float]]:
-            config = client_config(server, max_retries=max_retries, max_concurrency=12, timeout=60.0)
+            config = client_config(server, max_retries=max_retries, max_concurrency=12, timeout_s=60.0)
             async with TritonClient(config) as client:
                 await client.detect(image)  # connection and every model's first request before timing
 
@@ -175,7 +175,7 @@ def test_server_killed_and_restarted_during_a_load_run(repository: Path, tmp_pat
 
         async def run() -> list[DetectionResult | TritonError]:
             async with TritonClient(
-                client_config(server, timeout=20.0, max_retries=RESTART_RETRIES, max_concurrency=IN_FLIGHT)
+                client_config(server, timeout_s=20.0, max_retries=RESTART_RETRIES, max_concurrency=IN_FLIGHT)
             ) as client:
                 fault = asyncio.get_running_loop().run_in_executor(None, crash_and_restart)
                 outcomes = await client.detect_batch(images, return_exceptions=True)

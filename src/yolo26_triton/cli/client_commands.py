@@ -125,9 +125,10 @@ def rollout_config(config: TritonConfig, environ: Mapping[str, str] | None = Non
         ValueError: A variable is invalid.
     """
     environ = os.environ if environ is None else environ
-    if not environ.get(env_variable("enabled"), "").strip():
-        config = dataclasses.replace(config, enabled=True)
-    return RolloutConfig.from_env(environ, triton=config)
+    rollout = RolloutConfig.from_env(environ, triton=config)
+    if not environ.get(env_variable("triton_enabled", RolloutConfig), "").strip():
+        rollout = rollout.replace(triton_enabled=True)
+    return rollout
 
 
 def collect_images(paths: Sequence[Path]) -> list[Path]:

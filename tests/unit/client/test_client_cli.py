@@ -22,7 +22,7 @@ from yolo26_triton.cli.client_commands import (
     rollout_config,
 )
 from yolo26_triton.client import Detections, InvalidInputError, TritonConfig
-from yolo26_triton.rollout import RolloutResult, ShadowRecord
+from yolo26_triton.rollout import RolloutConfig, RolloutResult, ShadowRecord
 from yolo26_triton.rollout.agreement import ImageAgreement
 
 
@@ -275,10 +275,11 @@ def test_fallback_and_shadow_comparison_in_json_lines(capsys: pytest.CaptureFixt
 
 
 def test_detect_talks_to_triton_unless_triton_enabled_says_otherwise() -> None:
-    triton = TritonConfig()  # enabled=False, the library's default
-    assert rollout_config(triton, {}).triton.enabled
-    assert rollout_config(triton, {"TRITON_ENABLED": " "}).triton.enabled  # blank counts as unset
-    assert not rollout_config(triton, {"TRITON_ENABLED": "false"}).triton.enabled
+    triton = TritonConfig()
+    assert not RolloutConfig.from_env({}).triton_enabled  # the library's default
+    assert rollout_config(triton, {}).triton_enabled
+    assert rollout_config(triton, {"TRITON_ENABLED": " "}).triton_enabled  # blank counts as unset
+    assert not rollout_config(triton, {"TRITON_ENABLED": "false"}).triton_enabled
     shadowing = rollout_config(triton, {"TRITON_ROLLOUT_PERCENT": "0", "TRITON_SHADOW": "true"})
     assert (shadowing.rollout_percent, shadowing.shadow) == (0.0, True)
     with pytest.raises(ValueError, match="TRITON_ROLLOUT_PERCENT=200"):
