@@ -54,7 +54,7 @@ from yolo26_triton.client import ServerUnavailableError, TritonClient, TritonCon
 from yolo26_triton.export.builder import build_repository
 from yolo26_triton.export.repository import copy_templates
 from yolo26_triton.serving.launcher import DEFAULT_REPOSITORY, EmbeddedServer, ServerOptions
-from yolo26_triton.tools.perf import sample_images
+from yolo26_triton.tools.images import sample_images
 
 from .configs import ModelConfig, config_path, copy_repository, edit_config
 from .report import load_average, machine_facts
