@@ -249,9 +249,9 @@ def executions(server: EmbeddedServer, model: str) -> int:
 @pytest.mark.parametrize(
     ("parameters", "phrase"),
     [
-        ({"conf_threshold": 1.5}, "conf_threshold must be a number in [0, 1]"),
-        ({"iou_threshold": "high"}, "iou_threshold must be a number in [0, 1]"),
-        ({"max_detections": 0}, "max_detections must be an integer in [1, 300]"),
+        ({"conf_threshold": 1.5}, "conf_threshold=1.5: expected a number in [0, 1]"),
+        ({"iou_threshold": "high"}, "iou_threshold='high': expected a number in [0, 1]"),
+        ({"max_detections": 0}, "max_detections=0: expected an integer in [1, 300]"),
     ],
 )
 def test_bad_parameters_are_refused_before_any_decode(

@@ -40,7 +40,13 @@ CLASS_NAMES = "CLASS_NAMES"
 MODEL_INFO = "MODEL_INFO"
 ENSEMBLE_INPUTS = {IMAGE: "UINT8"}
 """Input name -> Triton data type (the wire's name: ``TYPE_STRING`` in a config is ``BYTES``)."""
-ENSEMBLE_OUTPUTS = {BOXES: "FP32", SCORES: "FP32", CLASS_IDS: "INT32", CLASS_NAMES: "BYTES", MODEL_INFO: "BYTES"}
+ENSEMBLE_OUTPUTS = {
+    BOXES: "FP32",
+    SCORES: "FP32",
+    CLASS_IDS: "INT32",
+    CLASS_NAMES: "BYTES",
+    MODEL_INFO: "BYTES",
+}
 """Output name -> Triton data type, in the order the client asks for them."""
 
 # --- The steps' own tensors (server side) --------------------------------------------------------

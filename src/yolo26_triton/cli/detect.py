@@ -22,6 +22,7 @@ from yolo26_triton.cli.output import ProgressBar, print_detections
 from yolo26_triton.client import TritonConfig
 from yolo26_triton.client.config import env_variable
 from yolo26_triton.client.tracing import configure as configure_tracing
+from yolo26_triton.contract import DEFAULT_MAX_DETECTIONS
 from yolo26_triton.rollout import RolloutConfig, RolloutResult
 from yolo26_triton.tools.detect_files import detect_files
 from yolo26_triton.tools.images import collect_images
@@ -36,7 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--conf", type=unit_interval, help="confidence threshold; overrides TRITON_CONFIDENCE_THRESHOLD"
     )
     parser.add_argument(
-        "--max-det", type=max_detections, help="at most this many boxes per image (server default: 300)"
+        "--max-det",
+        type=max_detections,
+        help=f"at most this many boxes per image (server default: {DEFAULT_MAX_DETECTIONS})",
     )
     parser.add_argument(
         "--trace-url",

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from yolo26_triton.contract import INPUT_SIZE, MAX_BATCH_SIZE
+from yolo26_triton.contract import DETECTOR_ID_OUTPUT, INPUT_SIZE, MAX_BATCH_SIZE
 from yolo26_triton.export.image_input import add_uint8_input, takes_uint8_images
 from yolo26_triton.export.repository import (
     CONFIG_FILES,
@@ -46,7 +46,7 @@ from yolo26_triton.export.repository import (
     write_routes,
 )
 from yolo26_triton.ops.detections import Head
-from yolo26_triton.ops.metadata import DETECTOR_ID_OUTPUT, METADATA_FILENAME, DetectorMetadata
+from yolo26_triton.ops.metadata import METADATA_FILENAME, DetectorMetadata
 
 log = logging.getLogger(__name__)
 

@@ -56,7 +56,10 @@ def request_parameters(
         problem = None if value is None else parameter_problem(name, value)
         if problem:
             raise InvalidInputError(f"{name}={value!r}: {problem}")
-    parameters: dict[str, float | int] = {CONF_THRESHOLD: float(conf_threshold), IOU_THRESHOLD: float(iou_threshold)}
+    parameters: dict[str, float | int] = {
+        CONF_THRESHOLD: float(conf_threshold),
+        IOU_THRESHOLD: float(iou_threshold),
+    }
     if max_detections is not None:
         parameters[MAX_DETECTIONS] = max_detections
     return parameters
