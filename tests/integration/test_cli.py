@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from yolo26_triton.contract import ENTRY_POINT
 from yolo26_triton.serving.launcher import EmbeddedServer, free_port
 
 from ..conftest import ADMIN_KEY
@@ -102,9 +103,9 @@ def test_health_models_and_stats_commands(server: EmbeddedServer) -> None:
     assert locked.returncode == 1 and "AccessDeniedError" in locked.stderr
     models = run_cli("models", *url, admin_key=ADMIN_KEY)
     assert models.returncode == 0
-    for model in ("detect_ensemble", "preprocess", "yolo26", "postprocess"):
+    for model in (ENTRY_POINT, "preprocess", "yolo26", "postprocess"):
         assert model in models.stdout
     run_cli("detect", str(SAMPLE_IMAGES[0]), *url)
     stats = run_cli("stats", *url)
     assert stats.returncode == 0
-    assert all(model in stats.stdout for model in ("detect_ensemble", "preprocess", "yolo26", "postprocess"))
+    assert all(model in stats.stdout for model in (ENTRY_POINT, "preprocess", "yolo26", "postprocess"))

@@ -30,6 +30,7 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
+from yolo26_triton.contract import ENTRY_POINT
 from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions, free_port
 
 from ..front import FRONT_CONFIG, FRONT_DIR, haproxy_binary
@@ -237,9 +238,9 @@ def test_normal_traffic_goes_through(fronted: tuple[EmbeddedServer, Front]) -> N
             tensor = module.InferInput("IMAGE", list(image.shape), "UINT8")
             tensor.set_data_from_numpy(image)
             outputs = [module.InferRequestedOutput(output) for output in OUTPUTS]
-            result = client.infer("detect_ensemble", [tensor], outputs=outputs)
+            result = client.infer(ENTRY_POINT, [tensor], outputs=outputs)
             results.append(result.as_numpy("BOXES"))
-            assert client.is_model_ready("detect_ensemble")
+            assert client.is_model_ready(ENTRY_POINT)
         finally:
             client.close()
     assert len(results[0]) > 0
@@ -284,7 +285,7 @@ def test_front_grpc_refuses_private_methods_and_large_messages(fronted: tuple[Em
         tensor = grpcclient.InferInput("IMAGE", list(large.shape), "UINT8")
         tensor.set_data_from_numpy(large)
         with pytest.raises(InferenceServerException, match="status: 413"):
-            client.infer("detect_ensemble", [tensor])
+            client.infer(ENTRY_POINT, [tensor])
         assert client.is_server_ready()
     finally:
         client.close()

@@ -26,7 +26,6 @@ from tritonclient.utils import InferenceServerException
 from yolo26_triton.client import TritonClient, TritonError
 from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
 
-from ..conftest import FAST_EXIT
 from ..deploy_files import container, find, hpa_expression, hpa_target, render
 from ..prometheus_process import RULES, SCRAPE_JOB, LocalPrometheus, rules_with_short_for
 from ..sample_images import SAMPLE_IMAGES
@@ -130,7 +129,7 @@ def test_alerts_fire_on_a_dead_stub_and_a_stopped_server_and_resolve_after_resta
     repository: Path, tmp_path: Path
 ) -> None:
     rules = rules_with_short_for(RULES, tmp_path / "rules.yml")
-    options = ServerOptions.on_free_ports(repository=repository, extra_args=FAST_EXIT)
+    options = ServerOptions.on_free_ports(repository=repository)
     has_curl = shutil.which("curl") is not None
     with (
         (tmp_path / "server.log").open("w") as log,

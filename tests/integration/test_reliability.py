@@ -33,7 +33,6 @@ from yolo26_triton.serving.launcher import (
     processes_naming,
 )
 
-from ..conftest import FAST_EXIT
 from ..jpeg_variants import bad_inputs, unusual_jpegs
 from ..repository_variants import hold_in_queue, repository_variant
 from ..sample_images import SAMPLE_IMAGES
@@ -113,7 +112,7 @@ def test_overload_is_refused_quickly_and_retried(repository: Path, tmp_path: Pat
     crowded = repository_variant(
         repository, tmp_path / "crowded", "preprocess", hold_in_queue(QUEUE_HOLD_S, max_queue_size=2)
     )
-    options = ServerOptions.on_free_ports(repository=crowded, extra_args=FAST_EXIT)
+    options = ServerOptions.on_free_ports(repository=crowded)
     image = SAMPLE_IMAGES[0].read_bytes()
     with (tmp_path / "server.log").open("w") as log, EmbeddedServer(options, log_file=log) as server:
 
@@ -156,7 +155,7 @@ def test_overload_is_refused_quickly_and_retried(repository: Path, tmp_path: Pat
 
 def test_server_killed_and_restarted_during_a_load_run(repository: Path, tmp_path: Path) -> None:
     """Every request gets a result or a clear error before its deadline; results match their inputs."""
-    options = ServerOptions.on_free_ports(repository=repository, extra_args=FAST_EXIT)
+    options = ServerOptions.on_free_ports(repository=repository)
     size_of = dict(
         zip(
             (image.read_bytes() for image in SAMPLE_IMAGES),
@@ -206,7 +205,7 @@ def kill_stub(server_pid: int, model: str) -> None:
 
 
 def test_crashed_stub_fails_the_healthcheck(repository: Path, tmp_path: Path) -> None:
-    options = ServerOptions.on_free_ports(repository=repository, extra_args=FAST_EXIT)
+    options = ServerOptions.on_free_ports(repository=repository)
     with (tmp_path / "server.log").open("w") as log, EmbeddedServer(options, log_file=log) as server:
         assert healthcheck_status(server) == 200
         stubs = server.python_stubs()
