@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from yolo26_triton.contract import DETECTOR_ID_OUTPUT, INPUT_SIZE, MAX_BATCH_SIZE
+from yolo26_triton.export.errors import BuildError
 from yolo26_triton.export.image_input import add_uint8_input, takes_uint8_images
 from yolo26_triton.export.repository import (
     CONFIG_FILES,
@@ -56,10 +57,6 @@ _DETECTOR_ID_VALUE = f"{DETECTOR_ID_OUTPUT}/value"
 """The ONNX initializer that holds the detector id (read back by :func:`detector_id_in_onnx`)."""
 STALE_PIPELINE = Path("preprocess") / "1" / "model.dali"
 """A serialized pipeline from older builds: the DALI backend would load it instead of ``dali.py``."""
-
-
-class BuildError(RuntimeError):
-    """The model cannot be built from what was asked for."""
 
 
 @dataclass(frozen=True)

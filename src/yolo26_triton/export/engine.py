@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from yolo26_triton.contract import DETECTOR_INPUT, INPUT_SIZE, MAX_BATCH_SIZE
+from yolo26_triton.export.errors import EngineError
 from yolo26_triton.export.image_input import add_uint8_input, float_input_copy
 
 log = logging.getLogger(__name__)
@@ -64,10 +65,6 @@ HOLD_OUT_EVERY = 5
 """With at least this many calibration images, every 5th is kept out of calibration for the report."""
 TENSORRT_VERSION_VARIABLE = "TRT_VERSION"
 """Set by the NGC images to the TensorRT they carry (production_image.toml, tensorrt_major)."""
-
-
-class EngineError(RuntimeError):
-    """The TensorRT plan cannot be built."""
 
 
 @dataclass(frozen=True)

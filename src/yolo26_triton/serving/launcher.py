@@ -33,6 +33,13 @@ where no private namespace can be made the regions are removed when the server s
 Triton takes the restricted-API key only on its command line, which every local user can read in
 ``/proc/<pid>/cmdline``: without a key of the user's, the server gets :func:`unusable_admin_key`
 under the gRPC header :data:`UNSENDABLE_GRPC_KEY_HEADER`, which no HTTP or gRPC request can carry.
+
+Errors: the serving layer's tree is one class (the command line turns it into exit code 1)::
+
+    LaunchError     the server could not be found, started or made ready (no tritonserver binary,
+                    a port taken, a model that failed to load, not ready in time)
+
+Bad options raise a plain ``ValueError`` naming the value.
 """
 
 from __future__ import annotations
@@ -99,8 +106,8 @@ given back when freed, in few arenas. With glibc's adaptive threshold the reside
 30 s soak grew by 678 MiB; with these, by 43 MiB at the same throughput (scripts/soak.py)."""
 
 
-class ServerError(RuntimeError):
-    """The server could not be found, started or made ready."""
+class LaunchError(RuntimeError):
+    """The server could not be found, started or made ready (the serving layer's one error)."""
 
 
 def is_loopback(host: str) -> bool:
@@ -268,7 +275,7 @@ class _WheelLayout:
         # machine that only runs the server (scripts/gpu_check.sh on a lent GPU) does not hold.
         spec = importlib.util.find_spec("pytriton")
         if spec is None or not spec.submodule_search_locations:
-            raise ServerError(
+            raise LaunchError(
                 "the embedded server needs the nvidia-pytriton wheel: pip install 'yolo26-triton[server]'"
             )
         root = Path(next(iter(spec.submodule_search_locations))).resolve() / "tritonserver"
@@ -281,7 +288,7 @@ class _WheelLayout:
         )
         for path in (layout.tritonserver, layout.python_backend, layout.stub, layout.libraries):
             if not path.exists():
-                raise ServerError(
+                raise LaunchError(
                     f"{path} is missing from the nvidia-pytriton wheel (Python {python_version})"
                 )
         return layout
@@ -361,11 +368,11 @@ class EmbeddedServer:
         """Launches the server and waits until it and all its models are ready.
 
         Raises:
-            ServerError: If the process exits or is not ready within ``timeout`` seconds.
+            LaunchError: If the process exits or is not ready within ``timeout`` seconds.
         """
         repository = self.options.repository
         if not any(repository.glob("*/config.pbtxt")):
-            raise ServerError(
+            raise LaunchError(
                 f"no model repository at {repository.resolve()}: run from the project folder (its "
                 "model_repository/), or pass --repository FOLDER; `triton-detect build` fills it"
             )
@@ -394,7 +401,7 @@ class EmbeddedServer:
         url = f"http://{self.options.http_url}/v2/health/ready"
         while time.monotonic() < deadline:
             if self._process is not None and self._process.poll() is not None:
-                raise ServerError(
+                raise LaunchError(
                     f"tritonserver exited with code {self._process.returncode} before it was ready"
                 )
             with (
@@ -404,12 +411,12 @@ class EmbeddedServer:
                 if response.status == 200:
                     return
             time.sleep(0.2)
-        raise ServerError(f"tritonserver was not ready within {timeout:.0f} s ({url})")
+        raise LaunchError(f"tritonserver was not ready within {timeout:.0f} s ({url})")
 
     def wait(self, timeout: float | None = None) -> int | None:
         """Blocks until the server process ends and returns its exit code; ``None`` after ``timeout``."""
         if self._process is None:
-            raise ServerError("the server was not started")
+            raise LaunchError("the server was not started")
         try:
             return self._process.wait(timeout)
         except subprocess.TimeoutExpired:
