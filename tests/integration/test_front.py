@@ -210,7 +210,7 @@ def test_request_crashes_the_unprotected_server(name: str, tmp_path: Path) -> No
     options = ServerOptions.on_free_ports(repository=repository, detector_slots=0)
     with (tmp_path / "server.log").open("w") as log, EmbeddedServer(options, log_file=log) as server:
         exchange(options.http_port, ATTACKS[name]("/v2/models/validate/infer"))
-        assert server.wait(timeout=10) in (-6, -11), "the server survived"
+        assert server.wait(timeout_s=10) in (-6, -11), "the server survived"
 
 
 @pytest.mark.parametrize("name", sorted(ATTACKS))
@@ -221,7 +221,7 @@ def test_front_refuses_the_request_before_triton(fronted: tuple[EmbeddedServer, 
     assert body.startswith(b'{"error":"front: '), body[:200]
     line = front.log_line(f"?attack={name} HTTP/1.1")
     assert " http http/<NOSRV> " in line  # refused in the frontend: no server contacted
-    assert server.wait(timeout=0.1) is None  # and Triton lives
+    assert server.wait(timeout_s=0.1) is None  # and Triton lives
 
 
 def test_normal_traffic_goes_through(fronted: tuple[EmbeddedServer, Front]) -> None:

@@ -165,7 +165,7 @@ def serve(args: argparse.Namespace) -> ExitCode | int:
         )
         exit_code = None
         while exit_code is None:
-            exit_code = server.wait(timeout=WATCHDOG_INTERVAL_S)
+            exit_code = server.wait(timeout_s=WATCHDOG_INTERVAL_S)
             if exit_code is None and time.monotonic() > stop_deadline[0]:
                 log.warning("the server outlived its exit timeout by %.0f s: killing it", STOP_GRACE_S)
                 server.kill()
@@ -175,7 +175,7 @@ def serve(args: argparse.Namespace) -> ExitCode | int:
                     "a Python-backend stub process died: Triton still reports READY but every request to "
                     "that model fails; stopping so that a supervisor restarts the server"
                 )
-                server.stop(timeout=STUB_DEATH_STOP_S)
+                server.stop(timeout_s=STUB_DEATH_STOP_S)
                 return ExitCode.UNHEALTHY
     finally:
         server.close()

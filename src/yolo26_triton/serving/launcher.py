@@ -364,11 +364,11 @@ class EmbeddedServer:
         environment["LD_LIBRARY_PATH"] = os.pathsep.join(part for part in libraries if part)
         return environment
 
-    def start(self, *, timeout: float = 120.0) -> None:
+    def start(self, *, timeout_s: float = 120.0) -> None:
         """Launches the server and waits until it and all its models are ready.
 
         Raises:
-            LaunchError: If the process exits or is not ready within ``timeout`` seconds.
+            LaunchError: If the process exits or is not ready within ``timeout_s`` seconds.
         """
         repository = self.options.repository
         if not any(repository.glob("*/config.pbtxt")):
@@ -393,11 +393,11 @@ class EmbeddedServer:
             stderr=subprocess.STDOUT if output else None,
             umask=SERVER_UMASK,
         )
-        self.wait_until_ready(timeout=timeout)
+        self.wait_until_ready(timeout_s=timeout_s)
 
-    def wait_until_ready(self, *, timeout: float) -> None:
+    def wait_until_ready(self, *, timeout_s: float) -> None:
         """Polls ``/v2/health/ready`` until it answers 200 (strict readiness: all models ready)."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout_s
         url = f"http://{self.options.http_url}/v2/health/ready"
         while time.monotonic() < deadline:
             if self._process is not None and self._process.poll() is not None:
@@ -411,14 +411,14 @@ class EmbeddedServer:
                 if response.status == 200:
                     return
             time.sleep(0.2)
-        raise LaunchError(f"tritonserver was not ready within {timeout:.0f} s ({url})")
+        raise LaunchError(f"tritonserver was not ready within {timeout_s:.0f} s ({url})")
 
-    def wait(self, timeout: float | None = None) -> int | None:
-        """Blocks until the server process ends and returns its exit code; ``None`` after ``timeout``."""
+    def wait(self, timeout_s: float | None = None) -> int | None:
+        """Blocks until the server process ends and returns its exit code; ``None`` after ``timeout_s``."""
         if self._process is None:
             raise LaunchError("the server was not started")
         try:
-            return self._process.wait(timeout)
+            return self._process.wait(timeout_s)
         except subprocess.TimeoutExpired:
             return None
 
@@ -481,8 +481,8 @@ class EmbeddedServer:
         for region in SHM_FOLDER.glob(f"{self.region_prefix}*"):
             region.unlink(missing_ok=True)
 
-    def stop(self, *, timeout: float = 45.0) -> int | None:
-        """Stops the server with SIGTERM, SIGKILL after ``timeout`` seconds.
+    def stop(self, *, timeout_s: float = 45.0) -> int | None:
+        """Stops the server with SIGTERM, SIGKILL after ``timeout_s`` seconds.
 
         On SIGTERM Triton finishes in-flight requests and waits for open client connections up to
         its ``--exit-timeout-secs`` (:attr:`ServerOptions.exit_timeout_s`). The server's
@@ -495,7 +495,7 @@ class EmbeddedServer:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             try:
-                process.wait(timeout=timeout)
+                process.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
