@@ -21,8 +21,8 @@ import pytest
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from yolo26_triton.contract import ENTRY_POINT
-from yolo26_triton.serving.launcher import ADMIN_KEY_HEADER, EmbeddedServer, ServerOptions
+from yolo26_triton.contract import ADMIN_KEY_HEADER, ENTRY_POINT
+from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
 
 from ..conftest import ADMIN_KEY
 

@@ -7,8 +7,8 @@ import signal
 import pytest
 
 from yolo26_triton.cli.serve import UNPATCHED_BUGS, exit_status
+from yolo26_triton.contract import ADMIN_KEY_HEADER
 from yolo26_triton.serving.launcher import (
-    ADMIN_KEY_HEADER,
     DEFAULT_EXIT_TIMEOUT_S,
     UNSENDABLE_GRPC_KEY_HEADER,
     EmbeddedServer,

@@ -18,6 +18,7 @@ from types import FrameType
 
 from yolo26_triton.cli.app import Command, ExitCode, UsageError, log
 from yolo26_triton.cli.arguments import add_repository, non_negative_integer
+from yolo26_triton.contract import ADMIN_KEY_HEADER, GRPC_ADMIN_KEY_HEADER
 from yolo26_triton.export.repository import built_versions
 from yolo26_triton.ops.metadata import METADATA_FILENAME, DetectorMetadata
 from yolo26_triton.serving.launcher import (
@@ -227,7 +228,7 @@ COMMANDS = (
         add_arguments,
         serve,
         description="The model-repository, shared-memory, logging and trace APIs need the header "
-        "admin-key (gRPC: triton-grpc-protocol-admin-key) equal to $TRITON_ADMIN_KEY; without that "
+        f"{ADMIN_KEY_HEADER} (gRPC: {GRPC_ADMIN_KEY_HEADER}) equal to $TRITON_ADMIN_KEY; without that "
         "variable they stay closed. Triton takes the key only on its command line, where every local user "
         "can read it: set it on a single-user host only (docs/security.md). Listens on loopback only unless "
         f"{EXPOSE_FLAG} is given. Exit codes: 0 stopped as asked, 1 the server failed, 2 a refused setting, "

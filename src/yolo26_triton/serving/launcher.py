@@ -64,12 +64,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal, Self
 
+from yolo26_triton.contract import ADMIN_KEY_HEADER
+
 Profile = Literal["cpu", "gpu"]
 RESTRICTED_APIS = "model-repository,shared-memory,logging,trace"
 """Closed without the admin key: loading/unloading models, shared-memory regions, log and trace
 settings. Health, metadata, model config, statistics and inference stay open."""
-ADMIN_KEY_HEADER = "admin-key"
-"""HTTP header of the key; gRPC clients send it as ``triton-grpc-protocol-admin-key``."""
 UNSENDABLE_GRPC_KEY_HEADER = ADMIN_KEY_HEADER.upper()
 """The gRPC key's header when nobody is to use it: Triton matches metadata names case-sensitively, and
 gRPC resets any stream whose header names are not lowercase (HTTP/2), so no request carries it."""
