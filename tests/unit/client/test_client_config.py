@@ -60,8 +60,6 @@ def test_each_variable_is_read(variable: str, raw: str, field: str, expected: ob
 @pytest.mark.parametrize(
     ("variable", "raw", "expectation"),
     [
-        ("TRITON_ENABLED", "maybe", "expected one of"),
-        ("TRITON_ENABLED", "2", "expected one of"),
         ("TRITON_URL", "grpc://localhost:8001", "expected host:port without a scheme"),
         ("TRITON_HTTP_URL", "http://localhost:8000", "expected host:port without a scheme"),
         ("TRITON_PROTOCOL", "udp", "expected one of grpc, http"),
