@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from yolo26_triton.cli.app import main as triton_detect
 from yolo26_triton.client import Detections, InvalidInputError, TritonConfig
-from yolo26_triton.client.codec import MAX_DETECTIONS_LIMIT
+from yolo26_triton.contract import MAX_DETECTIONS_LIMIT
 from yolo26_triton.rollout import CIRCUIT_OPEN, RolloutDetector, RolloutResult, RolloutRouter, key_bucket
 from yolo26_triton.rollout.agreement import ImageAgreement
 from yolo26_triton.rollout.local import UltralyticsDetector, load_ultralytics, predict_options
