@@ -50,7 +50,7 @@ def test_serve_refuses_a_public_address_without_the_opt_in(repository: Path) -> 
         timeout=60,
         check=False,
     )
-    assert refused.returncode == 1
+    assert refused.returncode == 2  # a refused setting (ExitCode.USAGE), as `serve --help` says
     assert "refusing to listen on 0.0.0.0" in refused.stderr
     assert "CVE-2025-23310" in refused.stderr and "--expose-unpatched-server" in refused.stderr
     help_text = subprocess.run(
