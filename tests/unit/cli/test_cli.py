@@ -311,3 +311,19 @@ def test_detect_exits_2_on_bad_rollout_settings(
     monkeypatch.setenv("YOLO_LETTERBOX", "stretch")
     assert main(["detect", str(image)]) == 2
     assert "YOLO_LETTERBOX=stretch" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["0", "301", "-1"])
+def test_every_command_with_max_det_refuses_it_as_the_server_does(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--max-det`` is refused at parse time by every command, in the words of the server's refusal."""
+    from yolo26_triton.contract import MAX_DETECTIONS, parameter_problem
+
+    problem = parameter_problem(MAX_DETECTIONS, int(value))
+    assert problem is not None
+    for argv in (["detect", "x.jpg"], ["compare", "x.jpg"]):
+        with pytest.raises(SystemExit) as refused:
+            app.parser([argv[0]]).parse_args([*argv, "--max-det", value])
+        assert refused.value.code == ExitCode.USAGE
+        assert f"--max-det: {problem}, got {value}" in capsys.readouterr().err, argv
