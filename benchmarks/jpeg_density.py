@@ -28,7 +28,8 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from yolo26_triton.ops.image_check import ImageLimits, InvalidImageError, check_image
+from yolo26_triton.ops.errors import InvalidImageError
+from yolo26_triton.ops.image_check import ImageLimits, check_image
 
 SIZES = ((640, 480), (1920, 1080), (4032, 3024), (8000, 6000))
 QUALITIES = (5, 30, 75, 95)

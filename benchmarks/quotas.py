@@ -275,7 +275,7 @@ async def _drive(
 
     def config(model: str) -> TritonConfig:
         return TritonConfig(
-            url=options.grpc_url, http_url=options.http_url, model=model, max_retries=0, timeout=60.0
+            url=options.grpc_url, http_url=options.http_url, model=model, max_retries=0, timeout_s=60.0
         )
 
     async with contextlib.AsyncExitStack() as stack:

@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from yolo26_triton.contract import ENTRY_POINT
+
 from .harness import CLIENT, Measurement
 from .link import RATE, LinkProbe
 from .systems import SERVER, StepTimes
@@ -221,9 +223,9 @@ def explain_miss(target: Target, results: Results, breakdown: dict[int, list[Ste
             f"{step.compute_input_ms + step.compute_infer_ms + step.compute_output_ms:.1f} "
             f"ms computing (batch {step.average_batch:.1f})"
             for name, step in mine.items()
-            if name != "detect_ensemble"
+            if name != ENTRY_POINT
         ]
-        ensemble = mine.get("detect_ensemble")
+        ensemble = mine.get(ENTRY_POINT)
         total = (
             f"; the ensemble {ensemble.compute_infer_ms + ensemble.queue_ms:.1f} ms in all"
             if ensemble

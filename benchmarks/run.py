@@ -129,7 +129,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             repository=repository,
             profile=profile,
             tritonserver=args.tritonserver,
-            extra_args=("--exit-timeout-secs=5",),
         )
         if {"triton", "ultralytics"} & set(systems):
             log_path = Path(workdir) / "tritonserver.log"

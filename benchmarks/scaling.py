@@ -96,7 +96,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             repository=repository,
             profile="gpu" if args.tritonserver else "cpu",
             tritonserver=args.tritonserver,
-            extra_args=("--exit-timeout-secs=5",),
         )
         with (Path(workdir) / "tritonserver.log").open("w") as log, EmbeddedServer(options, log_file=log):
             results, breakdown = measure_triton(options, images, args.concurrency, args.warmup, args.duration)

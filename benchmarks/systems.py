@@ -28,6 +28,7 @@ from typing import Any
 from tritonclient.grpc import model_config_pb2
 
 from yolo26_triton.client import TritonClient, TritonConfig
+from yolo26_triton.contract import ENTRY_POINT
 from yolo26_triton.export.image_input import float_input_copy
 from yolo26_triton.export.repository import read_config, write_config
 from yolo26_triton.ops.metadata import METADATA_FILENAME, DetectorMetadata
@@ -37,7 +38,7 @@ from .configs import config_path, copy_repository, set_ultralytics_metadata, ult
 from .harness import CLIENT, CpuClock, Measurement, process_tree_cpu_s, run_async, run_threads
 
 STEP_MODELS = ("validate", "preprocess", "yolo26", "postprocess")
-ENSEMBLE = "detect_ensemble"
+ENSEMBLE = ENTRY_POINT
 ULTRALYTICS_DETECTOR = "ultralytics_yolo26"
 """c's model: ``yolo26``'s graph with its FP32 input back, served with ``yolo26``'s CPU config."""
 SERVER = "server"
@@ -211,7 +212,7 @@ def measure_triton(
     config = TritonConfig(
         url=options.grpc_url,
         protocol="grpc",
-        timeout=120.0,
+        timeout_s=120.0,
         max_retries=0,
         confidence_threshold=0.25,
         max_concurrency=max(levels),

@@ -27,6 +27,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from yolo26_triton.cli.arguments import concurrency_levels as parse_concurrency
+from yolo26_triton.contract import ENTRY_POINT
 from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
 from yolo26_triton.tools.images import sample_images
 
@@ -84,7 +85,7 @@ VARIANTS: dict[str, tuple[str, list[Edit]]] = {
     "dali1": ("preprocess dali_num_threads 1", [("preprocess", set_parameter("dali_num_threads", "1"))]),
     "no_validate": (
         "ensemble without the validate step (what one Python-backend hop costs; not servable: no checks)",
-        [("detect_ensemble", without_step("validate", "IMAGE"))],
+        [(ENTRY_POINT, without_step("validate", "IMAGE"))],
     ),
 }
 
@@ -132,9 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             repository = copy_repository(base, Path(workdir) / name / "model_repository")
             for model, change in VARIANTS[name][1]:
                 edit_config(config_path(repository, model), change)
-            options = ServerOptions.on_free_ports(
-                repository=repository, extra_args=("--exit-timeout-secs=5",)
-            )
+            options = ServerOptions.on_free_ports(repository=repository)
             log = stack.enter_context((Path(workdir) / f"{name}.log").open("w"))
             server = stack.enter_context(EmbeddedServer(options, log_file=log))
             return options, server.pid

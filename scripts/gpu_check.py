@@ -315,7 +315,7 @@ def letterbox(path: Path) -> Sample:
 
 def server_for(repository: Path, device: str, log: Path) -> EmbeddedServer:
     """The embedded server for ``repository`` (started by ``with``, stopped at its end)."""
-    extra = ["--exit-timeout-secs=5"]
+    extra: list[str] = []
     if device == "gpu":
         pool = re.search(r"--cuda-memory-pool-byte-size=0:\$\{\w+:-(\d+)\}", COMPOSE_FILE.read_text())
         extra.append(f"--cuda-memory-pool-byte-size=0:{pool[1] if pool else 268435456}")

@@ -101,7 +101,7 @@ def main() -> None:
                 started = time.monotonic()
                 answer = send(options.http_port, request)
                 elapsed = time.monotonic() - started
-                code = server.wait(timeout=2)
+                code = server.wait(timeout_s=2)
             died = (
                 f"server died: {signal.Signals(-code).name}"
                 if code is not None and code < 0

@@ -92,7 +92,7 @@ def main() -> int:
     parser.add_argument("--repository", type=Path, default=DEFAULT_REPOSITORY)
     args = parser.parse_args()
     images = [path.read_bytes() for path in sample_images()]
-    options = ServerOptions.on_free_ports(repository=args.repository, extra_args=("--exit-timeout-secs=5",))
+    options = ServerOptions.on_free_ports(repository=args.repository)
     readings: list[dict[str, float]] = []
     with Path("/dev/null").open("w") as quiet, EmbeddedServer(options, log_file=quiet) as server:
         config = TritonConfig(url=options.grpc_url, max_concurrency=args.concurrency, max_retries=0)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from yolo26_triton.contract import ENTRY_POINT
 from yolo26_triton.export.builder import BuildResult, build_repository
 from yolo26_triton.export.repository import copy_templates, pin_entry_point
 from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
@@ -17,7 +18,6 @@ from .model_fixture import make_spread_score_weights
 from .otlp_receiver import OtlpReceiver
 
 PROJECT_REPOSITORY = Path(__file__).resolve().parents[1] / "model_repository"
-FAST_EXIT = ("--exit-timeout-secs=5",)
 FAST_TRACE_EXPORT = ("--trace-config=opentelemetry,bsp_schedule_delay=100",)
 """Triton's span exporter sends every 100 ms instead of every 5 s."""
 ADMIN_KEY = "test-admin-key"
@@ -64,7 +64,7 @@ def multi_model_repository(
     second_weights = make_spread_score_weights(workdir / "yolo26n-spread-seed1.pt", seed=1)
     build_repository(multi, str(second_weights), version=SECOND_VERSION)
     build_repository(multi, str(fixture_weights), model=END_TO_END_MODEL, head="nms_free")
-    pin_entry_point(multi, "detect_ensemble", "1")
+    pin_entry_point(multi, ENTRY_POINT, "1")
     return multi
 
 
@@ -90,7 +90,7 @@ def server(
                 repository=multi_model_repository,
                 admin_key=ADMIN_KEY,
                 trace_url=otlp_receiver.url,
-                extra_args=(*FAST_EXIT, *FAST_TRACE_EXPORT),
+                extra_args=FAST_TRACE_EXPORT,
             ),
             log_file=log,
         ) as running,

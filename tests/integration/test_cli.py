@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from yolo26_triton.contract import ENTRY_POINT
 from yolo26_triton.serving.launcher import EmbeddedServer, free_port
 
 from ..conftest import ADMIN_KEY
@@ -49,7 +50,7 @@ def test_serve_refuses_a_public_address_without_the_opt_in(repository: Path) -> 
         timeout=60,
         check=False,
     )
-    assert refused.returncode == 1
+    assert refused.returncode == 2  # a refused setting (ExitCode.USAGE), as `serve --help` says
     assert "refusing to listen on 0.0.0.0" in refused.stderr
     assert "CVE-2025-23310" in refused.stderr and "--expose-unpatched-server" in refused.stderr
     help_text = subprocess.run(
@@ -102,9 +103,9 @@ def test_health_models_and_stats_commands(server: EmbeddedServer) -> None:
     assert locked.returncode == 1 and "AccessDeniedError" in locked.stderr
     models = run_cli("models", *url, admin_key=ADMIN_KEY)
     assert models.returncode == 0
-    for model in ("detect_ensemble", "preprocess", "yolo26", "postprocess"):
+    for model in (ENTRY_POINT, "preprocess", "yolo26", "postprocess"):
         assert model in models.stdout
     run_cli("detect", str(SAMPLE_IMAGES[0]), *url)
     stats = run_cli("stats", *url)
     assert stats.returncode == 0
-    assert all(model in stats.stdout for model in ("detect_ensemble", "preprocess", "yolo26", "postprocess"))
+    assert all(model in stats.stdout for model in (ENTRY_POINT, "preprocess", "yolo26", "postprocess"))

@@ -11,7 +11,6 @@ import pytest
 from yolo26_triton.client import InferenceTimeoutError, TritonClient, TritonConfig
 from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
 
-from ..conftest import FAST_EXIT
 from ..repository_variants import hold_in_queue, repository_variant
 from ..sample_images import SAMPLE_IMAGES
 
@@ -27,7 +26,7 @@ def start_later(server: EmbeddedServer, delay_s: float) -> None:
 
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
 def test_detect_waits_for_a_server_that_starts_late(repository: Path, tmp_path: Path, protocol: str) -> None:
-    options = ServerOptions.on_free_ports(repository=repository, extra_args=FAST_EXIT)
+    options = ServerOptions.on_free_ports(repository=repository)
     config = TritonConfig(
         url=options.grpc_url, http_url=options.http_url, protocol=protocol, max_retries=RETRIES
     )
@@ -49,7 +48,7 @@ def test_detect_waits_for_a_server_that_starts_late(repository: Path, tmp_path: 
 
 
 def test_detect_survives_a_server_killed_and_restarted(repository: Path, tmp_path: Path) -> None:
-    options = ServerOptions.on_free_ports(repository=repository, extra_args=FAST_EXIT)
+    options = ServerOptions.on_free_ports(repository=repository)
     config = TritonConfig(url=options.grpc_url, http_url=options.http_url, max_retries=RETRIES)
     image = SAMPLE_IMAGES[1].read_bytes()
     with (tmp_path / "server.log").open("w") as log, EmbeddedServer(options, log_file=log) as server:
@@ -71,8 +70,8 @@ def test_detect_survives_a_server_killed_and_restarted(repository: Path, tmp_pat
 def test_detect_times_out_against_a_slowed_model(repository: Path, tmp_path: Path, protocol: str) -> None:
     # Triton's own means slow it: preprocess holds every lone request in its queue for 4 s.
     slowed = repository_variant(repository, tmp_path / "slowed", "preprocess", hold_in_queue(4.0))
-    options = ServerOptions.on_free_ports(repository=slowed, extra_args=FAST_EXIT)
-    config = TritonConfig(url=options.grpc_url, http_url=options.http_url, protocol=protocol, timeout=1.0)
+    options = ServerOptions.on_free_ports(repository=slowed)
+    config = TritonConfig(url=options.grpc_url, http_url=options.http_url, protocol=protocol, timeout_s=1.0)
     image = SAMPLE_IMAGES[0].read_bytes()
     with (tmp_path / "server.log").open("w") as log, EmbeddedServer(options, log_file=log):
 

@@ -23,6 +23,7 @@ import pytest
 import tritonclient.http as httpclient
 from docker.errors import DockerException
 
+from yolo26_triton.contract import ENTRY_POINT
 from yolo26_triton.serving.launcher import free_port
 
 from ..sample_images import SAMPLE_IMAGES
@@ -88,7 +89,7 @@ def test_container_serves_the_ensemble(container_url: str) -> None:
         data = np.frombuffer(SAMPLE_IMAGES[0].read_bytes(), np.uint8)[None]
         tensor = httpclient.InferInput("IMAGE", list(data.shape), "UINT8")
         tensor.set_data_from_numpy(data)
-        result = client.infer("detect_ensemble", [tensor], parameters={"conf_threshold": 0.0})
+        result = client.infer(ENTRY_POINT, [tensor], parameters={"conf_threshold": 0.0})
         assert result.as_numpy("SCORES").shape[1] > 0
     finally:
         client.close()

@@ -13,6 +13,7 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 from ultralytics import YOLO
 
+from yolo26_triton.contract import ENTRY_POINT
 from yolo26_triton.export.builder import BuildResult
 from yolo26_triton.export.image_input import float_input_copy
 from yolo26_triton.serving.launcher import EmbeddedServer
@@ -39,7 +40,7 @@ def infer(server: EmbeddedServer, protocol: str, image: bytes, **parameters: Any
         tensor = module.InferInput("IMAGE", list(data.shape), "UINT8")
         tensor.set_data_from_numpy(data)
         outputs = [module.InferRequestedOutput(name) for name in OUTPUTS]
-        result = client.infer("detect_ensemble", [tensor], outputs=outputs, parameters=parameters or None)
+        result = client.infer(ENTRY_POINT, [tensor], outputs=outputs, parameters=parameters or None)
         return {name: result.as_numpy(name)[0] for name in OUTPUTS}
     finally:
         client.close()

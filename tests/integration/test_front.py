@@ -30,6 +30,7 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
+from yolo26_triton.contract import ENTRY_POINT
 from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions, free_port
 
 from ..front import FRONT_CONFIG, FRONT_DIR, haproxy_binary
@@ -209,7 +210,7 @@ def test_request_crashes_the_unprotected_server(name: str, tmp_path: Path) -> No
     options = ServerOptions.on_free_ports(repository=repository, detector_slots=0)
     with (tmp_path / "server.log").open("w") as log, EmbeddedServer(options, log_file=log) as server:
         exchange(options.http_port, ATTACKS[name]("/v2/models/validate/infer"))
-        assert server.wait(timeout=10) in (-6, -11), "the server survived"
+        assert server.wait(timeout_s=10) in (-6, -11), "the server survived"
 
 
 @pytest.mark.parametrize("name", sorted(ATTACKS))
@@ -220,7 +221,7 @@ def test_front_refuses_the_request_before_triton(fronted: tuple[EmbeddedServer, 
     assert body.startswith(b'{"error":"front: '), body[:200]
     line = front.log_line(f"?attack={name} HTTP/1.1")
     assert " http http/<NOSRV> " in line  # refused in the frontend: no server contacted
-    assert server.wait(timeout=0.1) is None  # and Triton lives
+    assert server.wait(timeout_s=0.1) is None  # and Triton lives
 
 
 def test_normal_traffic_goes_through(fronted: tuple[EmbeddedServer, Front]) -> None:
@@ -237,9 +238,9 @@ def test_normal_traffic_goes_through(fronted: tuple[EmbeddedServer, Front]) -> N
             tensor = module.InferInput("IMAGE", list(image.shape), "UINT8")
             tensor.set_data_from_numpy(image)
             outputs = [module.InferRequestedOutput(output) for output in OUTPUTS]
-            result = client.infer("detect_ensemble", [tensor], outputs=outputs)
+            result = client.infer(ENTRY_POINT, [tensor], outputs=outputs)
             results.append(result.as_numpy("BOXES"))
-            assert client.is_model_ready("detect_ensemble")
+            assert client.is_model_ready(ENTRY_POINT)
         finally:
             client.close()
     assert len(results[0]) > 0
@@ -284,7 +285,7 @@ def test_front_grpc_refuses_private_methods_and_large_messages(fronted: tuple[Em
         tensor = grpcclient.InferInput("IMAGE", list(large.shape), "UINT8")
         tensor.set_data_from_numpy(large)
         with pytest.raises(InferenceServerException, match="status: 413"):
-            client.infer("detect_ensemble", [tensor])
+            client.infer(ENTRY_POINT, [tensor])
         assert client.is_server_ready()
     finally:
         client.close()

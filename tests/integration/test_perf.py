@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from yolo26_triton.contract import ENTRY_POINT
 from yolo26_triton.export.builder import build_repository
 from yolo26_triton.export.repository import copy_templates
 from yolo26_triton.serving.launcher import DEFAULT_REPOSITORY, EmbeddedServer, ServerOptions
@@ -48,7 +49,7 @@ def speed_server(
 ) -> Iterator[EmbeddedServer]:
     """The real server on free loopback ports, serving :func:`speed_repository`."""
     log_path = tmp_path_factory.mktemp("speed-server") / "tritonserver.log"
-    options = ServerOptions.on_free_ports(repository=speed_repository, extra_args=("--exit-timeout-secs=5",))
+    options = ServerOptions.on_free_ports(repository=speed_repository)
     with log_path.open("w") as log, EmbeddedServer(options, log_file=log) as running:
         yield running
 
@@ -105,7 +106,7 @@ def test_perf_analyzer_runs_with_its_own_flags_against_the_ensemble(
         str(Path(sys.executable).parent / "triton-detect"),
         "perf-analyzer",
         "-m",
-        "detect_ensemble",
+        ENTRY_POINT,
         "-u",
         speed_server.options.grpc_url,
         "-i",

@@ -26,7 +26,6 @@ from tritonclient.utils import InferenceServerException
 from yolo26_triton.client import TritonClient, TritonError
 from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
 
-from ..conftest import FAST_EXIT
 from ..deploy_files import container, find, hpa_expression, hpa_target, render
 from ..prometheus_process import RULES, SCRAPE_JOB, LocalPrometheus, rules_with_short_for
 from ..sample_images import SAMPLE_IMAGES
@@ -48,7 +47,7 @@ class BoundedLoad:
     """``LOAD_CLIENTS`` closed-loop clients on loopback, in a thread, until stopped or ``LOAD_LIMIT_S``."""
 
     def __init__(self, server: EmbeddedServer) -> None:
-        self._config = client_config(server, max_retries=0, timeout=30.0)
+        self._config = client_config(server, max_retries=0, timeout_s=30.0)
         self._images = [path.read_bytes() for path in SAMPLE_IMAGES]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
@@ -130,7 +129,7 @@ def test_alerts_fire_on_a_dead_stub_and_a_stopped_server_and_resolve_after_resta
     repository: Path, tmp_path: Path
 ) -> None:
     rules = rules_with_short_for(RULES, tmp_path / "rules.yml")
-    options = ServerOptions.on_free_ports(repository=repository, extra_args=FAST_EXIT)
+    options = ServerOptions.on_free_ports(repository=repository)
     has_curl = shutil.which("curl") is not None
     with (
         (tmp_path / "server.log").open("w") as log,

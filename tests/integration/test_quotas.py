@@ -26,9 +26,10 @@ from yolo26_triton.client import (
     TritonConfig,
     TritonError,
 )
+from yolo26_triton.contract import ENTRY_POINT
 from yolo26_triton.serving.launcher import DEFAULT_DETECTOR_SLOTS, EmbeddedServer, ServerOptions
 
-from ..conftest import END_TO_END_ENTRY_POINT, END_TO_END_MODEL, FAST_EXIT, SECOND_VERSION
+from ..conftest import END_TO_END_ENTRY_POINT, END_TO_END_MODEL, SECOND_VERSION
 from ..repository_variants import edit_config, queue_limit
 from ..sample_images import SAMPLE_IMAGES
 
@@ -57,9 +58,7 @@ def test_a_flood_on_one_detector_cannot_starve_the_other(
     shutil.copytree(multi_model_repository, served, ignore=without_second_version)
     edit_config(served / END_TO_END_MODEL / "configs" / "cpu.pbtxt", queue_limit(FLOOD_QUEUE))
     trace_file = tmp_path / "trace.json"  # written when the server stops
-    options = ServerOptions.on_free_ports(
-        repository=served, extra_args=(*FAST_EXIT, *tracing_args(trace_file))
-    )
+    options = ServerOptions.on_free_ports(repository=served, extra_args=tracing_args(trace_file))
     assert options.rate_limit_args == [
         "--rate-limit=execution_count",
         f"--rate-limit-resource=detector_slots:{SLOTS}",
@@ -73,12 +72,12 @@ def test_a_flood_on_one_detector_cannot_starve_the_other(
         def config(model: str) -> TritonConfig:
             # No retries: every refusal is seen as it happened.
             return TritonConfig(
-                url=options.grpc_url, http_url=options.http_url, model=model, max_retries=0, timeout=60.0
+                url=options.grpc_url, http_url=options.http_url, model=model, max_retries=0, timeout_s=60.0
             )
 
         async with (
             TritonClient(config(END_TO_END_ENTRY_POINT)) as flooding,
-            TritonClient(config("detect_ensemble")) as steady,
+            TritonClient(config(ENTRY_POINT)) as steady,
         ):
             await flooding.detect(flood_image)  # connections and first runs before the load
             await steady.detect(light_image)

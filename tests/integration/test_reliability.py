@@ -33,7 +33,6 @@ from yolo26_triton.serving.launcher import (
     processes_naming,
 )
 
-from ..conftest import FAST_EXIT
 from ..jpeg_variants import bad_inputs, unusual_jpegs
 from ..repository_variants import hold_in_queue, repository_variant
 from ..sample_images import SAMPLE_IMAGES
@@ -113,12 +112,12 @@ def test_overload_is_refused_quickly_and_retried(repository: Path, tmp_path: Pat
     crowded = repository_variant(
         repository, tmp_path / "crowded", "preprocess", hold_in_queue(QUEUE_HOLD_S, max_queue_size=2)
     )
-    options = ServerOptions.on_free_ports(repository=crowded, extra_args=FAST_EXIT)
+    options = ServerOptions.on_free_ports(repository=crowded)
     image = SAMPLE_IMAGES[0].read_bytes()
     with (tmp_path / "server.log").open("w") as log, EmbeddedServer(options, log_file=log) as server:
 
         async def burst(max_retries: int) -> tuple[list[DetectionResult | TritonError], list[float]]:
-            config = client_config(server, max_retries=max_retries, max_concurrency=12, timeout=60.0)
+            config = client_config(server, max_retries=max_retries, max_concurrency=12, timeout_s=60.0)
             async with TritonClient(config) as client:
                 await client.detect(image)  # connection and every model's first request before timing
 
@@ -156,7 +155,7 @@ def test_overload_is_refused_quickly_and_retried(repository: Path, tmp_path: Pat
 
 def test_server_killed_and_restarted_during_a_load_run(repository: Path, tmp_path: Path) -> None:
     """Every request gets a result or a clear error before its deadline; results match their inputs."""
-    options = ServerOptions.on_free_ports(repository=repository, extra_args=FAST_EXIT)
+    options = ServerOptions.on_free_ports(repository=repository)
     size_of = dict(
         zip(
             (image.read_bytes() for image in SAMPLE_IMAGES),
@@ -175,7 +174,7 @@ def test_server_killed_and_restarted_during_a_load_run(repository: Path, tmp_pat
 
         async def run() -> list[DetectionResult | TritonError]:
             async with TritonClient(
-                client_config(server, timeout=20.0, max_retries=RESTART_RETRIES, max_concurrency=IN_FLIGHT)
+                client_config(server, timeout_s=20.0, max_retries=RESTART_RETRIES, max_concurrency=IN_FLIGHT)
             ) as client:
                 fault = asyncio.get_running_loop().run_in_executor(None, crash_and_restart)
                 outcomes = await client.detect_batch(images, return_exceptions=True)
@@ -206,7 +205,7 @@ def kill_stub(server_pid: int, model: str) -> None:
 
 
 def test_crashed_stub_fails_the_healthcheck(repository: Path, tmp_path: Path) -> None:
-    options = ServerOptions.on_free_ports(repository=repository, extra_args=FAST_EXIT)
+    options = ServerOptions.on_free_ports(repository=repository)
     with (tmp_path / "server.log").open("w") as log, EmbeddedServer(options, log_file=log) as server:
         assert healthcheck_status(server) == 200
         stubs = server.python_stubs()
@@ -249,9 +248,9 @@ def executions(server: EmbeddedServer, model: str) -> int:
 @pytest.mark.parametrize(
     ("parameters", "phrase"),
     [
-        ({"conf_threshold": 1.5}, "conf_threshold must be a number in [0, 1]"),
-        ({"iou_threshold": "high"}, "iou_threshold must be a number in [0, 1]"),
-        ({"max_detections": 0}, "max_detections must be an integer in [1, 300]"),
+        ({"conf_threshold": 1.5}, "conf_threshold=1.5: expected a number in [0, 1]"),
+        ({"iou_threshold": "high"}, "iou_threshold='high': expected a number in [0, 1]"),
+        ({"max_detections": 0}, "max_detections=0: expected an integer in [1, 300]"),
     ],
 )
 def test_bad_parameters_are_refused_before_any_decode(

@@ -17,14 +17,13 @@ from prometheus_client import CollectorRegistry
 
 from yolo26_triton.cli.app import main as triton_detect
 from yolo26_triton.client import Detections, InvalidInputError, TritonConfig
-from yolo26_triton.client.codec import MAX_DETECTIONS_LIMIT
+from yolo26_triton.contract import MAX_DETECTIONS_LIMIT
 from yolo26_triton.rollout import CIRCUIT_OPEN, RolloutDetector, RolloutResult, RolloutRouter, key_bucket
 from yolo26_triton.rollout.agreement import ImageAgreement
 from yolo26_triton.rollout.local import UltralyticsDetector, load_ultralytics, predict_options
 from yolo26_triton.rollout.metrics import PREFIX, RolloutMetrics
 from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
 
-from ..conftest import FAST_EXIT
 from ..prometheus_process import LocalPrometheus
 from ..prometheus_text import Samples, metrics_server, scrape, value
 from ..sample_images import SAMPLE_IMAGES
@@ -172,7 +171,7 @@ def test_shadow_returns_the_in_process_answer_and_agrees_with_the_server(
 def test_fallback_answers_every_request_through_a_server_kill(
     repository: Path, fixture_weights: Path, tmp_path: Path
 ) -> None:
-    options = ServerOptions.on_free_ports(repository=repository, extra_args=FAST_EXIT)
+    options = ServerOptions.on_free_ports(repository=repository)
     variables = settings(
         fixture_weights,
         options,

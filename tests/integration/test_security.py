@@ -21,7 +21,8 @@ import pytest
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from yolo26_triton.serving.launcher import ADMIN_KEY_HEADER, EmbeddedServer, ServerOptions
+from yolo26_triton.contract import ADMIN_KEY_HEADER, ENTRY_POINT
+from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
 
 from ..conftest import ADMIN_KEY
 
@@ -55,7 +56,7 @@ def test_restricted_http_apis_need_the_key(server: EmbeddedServer, method: str, 
 def test_open_apis_need_no_key(server: EmbeddedServer) -> None:
     for path in (
         "/v2/health/ready",
-        "/v2/models/detect_ensemble",
+        f"/v2/models/{ENTRY_POINT}",
         "/v2/models/detect_ensemble/config",
         "/v2/models/stats",
     ):
@@ -70,7 +71,7 @@ def test_restricted_grpc_protocol_needs_the_key(server: EmbeddedServer) -> None:
         index = client.get_model_repository_index(
             headers={f"triton-grpc-protocol-{ADMIN_KEY_HEADER}": ADMIN_KEY}
         )
-        assert {model.name for model in index.models} >= {"detect_ensemble", "yolo26"}
+        assert {model.name for model in index.models} >= {ENTRY_POINT, "yolo26"}
     finally:
         client.close()
 

@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from yolo26_triton.client import TritonClient
 from yolo26_triton.client.tracing import CLIENT_SERVICE_NAME
+from yolo26_triton.contract import ENTRY_POINT
 from yolo26_triton.serving.launcher import TRACE_SERVICE_NAME, EmbeddedServer
 
 from ..otlp_receiver import OtlpReceiver, Span
@@ -25,7 +26,7 @@ from ..sample_images import SAMPLE_IMAGES
 from .test_reliability import client_config
 
 pytestmark = pytest.mark.integration
-ENSEMBLE = "detect_ensemble"
+ENSEMBLE = ENTRY_POINT
 
 
 def ensemble_steps(server: EmbeddedServer) -> list[str]:

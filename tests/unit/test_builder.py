@@ -12,7 +12,6 @@ from onnx import TensorProto, helper
 
 from yolo26_triton.export.builder import (
     STALE_PIPELINE,
-    BuildError,
     _fallback_yaml,
     add_detector_id_output,
     build_repository,
@@ -22,6 +21,7 @@ from yolo26_triton.export.builder import (
     names_from_onnx,
     remove_stale_pipeline,
 )
+from yolo26_triton.export.errors import BuildError
 from yolo26_triton.export.repository import copy_templates
 
 REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"

@@ -30,7 +30,6 @@ import onnxruntime as ort
 import pytest
 
 from yolo26_triton.export.engine import (
-    EngineError,
     EngineProvenance,
     ParityReport,
     accept_int8,
@@ -42,6 +41,7 @@ from yolo26_triton.export.engine import (
     split_calibration,
     tensorrt_version,
 )
+from yolo26_triton.export.errors import EngineError
 from yolo26_triton.export.repository import read_config
 from yolo26_triton.ops.detections import DetectionSettings, select_detections
 from yolo26_triton.ops.matching import agreement_score, match_detections

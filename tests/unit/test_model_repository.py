@@ -5,12 +5,13 @@ from pathlib import Path
 import pytest
 from tritonclient.grpc import model_config_pb2
 
+from yolo26_triton import contract
 from yolo26_triton.export.repository import is_generated, read_config
 from yolo26_triton.ops.dali_pipeline import INPUT_NAME, OUTPUT_NAMES
 from yolo26_triton.serving.launcher import DEFAULT_DETECTOR_SLOTS, DETECTOR_RESOURCE
 
 REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
-ENSEMBLE = "detect_ensemble"
+ENSEMBLE = contract.ENTRY_POINT
 COMPOSING = ("preprocess", "yolo26", "postprocess")
 """Models with a configuration per profile."""
 SHARED = ("validate",)
@@ -100,7 +101,7 @@ def test_dali_pipeline_tensor_names_match_the_preprocess_config() -> None:
 def test_preprocess_image_allows_ragged_batches() -> None:
     for config in (gpu("preprocess"), cpu("preprocess")):
         (image,) = config.input
-        assert image.name == "IMAGE"
+        assert image.name == contract.IMAGE
         assert image.allow_ragged_batch
 
 
@@ -149,17 +150,52 @@ def test_ensemble_steps_wire_existing_tensors(profile) -> None:  # type: ignore[
         assert dims_compatible(produced_dims, list(tensor.dims)), tensor.name
 
 
+def wire_type(data_type: int) -> str:
+    """A config's data type as the wire (and :mod:`yolo26_triton.contract`) names it."""
+    name = DataType.Name(data_type).removeprefix("TYPE_")
+    return "BYTES" if name == "STRING" else name
+
+
 def test_ensemble_public_contract() -> None:
     ensemble = gpu(ENSEMBLE)
-    assert ensemble.platform == "ensemble"
-    assert tensors(ensemble.input) == {"IMAGE": (DataType.TYPE_UINT8, [-1], False)}
-    assert {tensor.name: (tensor.data_type, list(tensor.dims)) for tensor in ensemble.output} == {
-        "BOXES": (DataType.TYPE_FP32, [-1, 4]),
-        "SCORES": (DataType.TYPE_FP32, [-1]),
-        "CLASS_IDS": (DataType.TYPE_INT32, [-1]),
-        "CLASS_NAMES": (DataType.TYPE_STRING, [-1]),
-        "MODEL_INFO": (DataType.TYPE_STRING, [1]),
+    assert ensemble.name == contract.ENTRY_POINT and ensemble.platform == "ensemble"
+    assert ensemble.max_batch_size == contract.MAX_BATCH_SIZE
+    assert {tensor.name: wire_type(tensor.data_type) for tensor in ensemble.input} == contract.ENSEMBLE_INPUTS
+    assert [(tensor.name, wire_type(tensor.data_type)) for tensor in ensemble.output] == list(
+        contract.ENSEMBLE_OUTPUTS.items()
+    )
+    assert tensors(ensemble.input) == {contract.IMAGE: (DataType.TYPE_UINT8, [-1], False)}
+    shapes = {tensor.name: list(tensor.dims) for tensor in ensemble.output}
+    assert shapes == {
+        contract.BOXES: [-1, 4],
+        contract.SCORES: [-1],
+        contract.CLASS_IDS: [-1],
+        contract.CLASS_NAMES: [-1],
+        contract.MODEL_INFO: [1],
     }
+
+
+@pytest.mark.parametrize("profile", [gpu, cpu], ids=["gpu", "cpu"])
+def test_every_step_uses_the_contracts_tensor_names(profile) -> None:  # type: ignore[no-untyped-def]
+    """The configs write the names again (Triton reads them); they are :mod:`yolo26_triton.contract`'s."""
+    names = {
+        step: (
+            [tensor.name for tensor in profile(step).input],
+            [tensor.name for tensor in profile(step).output],
+        )
+        for step in (*SHARED, *COMPOSING)
+    }
+    assert names == {
+        "validate": ([contract.IMAGE], [contract.CHECKED_IMAGE]),
+        "preprocess": ([contract.IMAGE], [contract.IMAGES, contract.ORIGINAL_SIZE]),
+        "yolo26": ([contract.DETECTOR_INPUT], [contract.DETECTIONS_OUTPUT, contract.DETECTOR_ID_OUTPUT]),
+        "postprocess": (
+            [contract.DETECTIONS_OUTPUT, contract.ORIGINAL_SIZE, contract.DETECTOR_ID_OUTPUT],
+            list(contract.ENSEMBLE_OUTPUTS),
+        ),
+    }
+    assert list(profile("yolo26").input[0].dims) == [3, contract.INPUT_SIZE, contract.INPUT_SIZE]
+    assert profile("postprocess").parameters["image_size"].string_value == str(contract.INPUT_SIZE)
 
 
 def test_ensemble_batching() -> None:

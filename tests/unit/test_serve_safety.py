@@ -7,8 +7,9 @@ import signal
 import pytest
 
 from yolo26_triton.cli.serve import UNPATCHED_BUGS, exit_status
+from yolo26_triton.contract import ADMIN_KEY_HEADER
 from yolo26_triton.serving.launcher import (
-    ADMIN_KEY_HEADER,
+    DEFAULT_EXIT_TIMEOUT_S,
     UNSENDABLE_GRPC_KEY_HEADER,
     EmbeddedServer,
     ServerOptions,
@@ -55,7 +56,7 @@ def test_command_without_a_users_key() -> None:
     assert any(
         flag.startswith("--backend-config=python,shm-region-prefix-name=yolo26_triton_") for flag in command
     )
-    assert "--exit-timeout-secs=5" in command
+    assert f"--exit-timeout-secs={DEFAULT_EXIT_TIMEOUT_S}" in command
 
 
 def test_the_opt_in_names_the_known_bugs() -> None:

@@ -9,13 +9,14 @@ source) comes from the repository's ``metadata.json`` files, so every detector m
 shares this one postprocess model.
 """
 
-import json
 from pathlib import Path
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
+from yolo26_triton.contract import DETECTIONS_OUTPUT, DETECTOR_ID_OUTPUT, ORIGINAL_SIZE
 from yolo26_triton.ops.metadata import DetectorCatalog
+from yolo26_triton.ops.model_config import read_model_config
 from yolo26_triton.ops.postprocess import Postprocessor, RequestTensors
 
 
@@ -24,8 +25,7 @@ class TritonPythonModel:
 
     def initialize(self, args):
         """Reads the detectors' metadata and picks NumPy or CuPy by instance kind."""
-        config = json.loads(args["model_config"])
-        parameters = {key: value["string_value"] for key, value in config["parameters"].items()}
+        _, parameters = read_model_config(args)
         self._xp = np
         if args["model_instance_kind"] == "GPU":
             import cupy
@@ -40,9 +40,9 @@ class TritonPythonModel:
         results = self._postprocessor.run(
             [
                 RequestTensors(
-                    raw=self._array(request, "output0"),
-                    original_size=self._array(request, "ORIGINAL_SIZE"),
-                    detector_id=self._array(request, "output_detector_id"),
+                    raw=self._array(request, DETECTIONS_OUTPUT),
+                    original_size=self._array(request, ORIGINAL_SIZE),
+                    detector_id=self._array(request, DETECTOR_ID_OUTPUT),
                     parameters=request.parameters(),
                 )
                 for request in requests

@@ -6,12 +6,13 @@ whose image still cannot be decoded (corrupt data after a valid header) gets its
 error, and the other requests of the same dynamic batch are answered normally.
 """
 
-import json
-
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from yolo26_triton.ops.preprocess import BatchPreprocessor, InvalidImageError
+from yolo26_triton.contract import IMAGE, IMAGES, ORIGINAL_SIZE
+from yolo26_triton.ops.errors import InvalidImageError
+from yolo26_triton.ops.model_config import read_model_config
+from yolo26_triton.ops.preprocess import BatchPreprocessor
 
 
 class TritonPythonModel:
@@ -19,8 +20,7 @@ class TritonPythonModel:
 
     def initialize(self, args):
         """Builds the DALI pipeline once, from the model configuration."""
-        config = json.loads(args["model_config"])
-        parameters = {key: value["string_value"] for key, value in config["parameters"].items()}
+        config, parameters = read_model_config(args)
         self._preprocessor = BatchPreprocessor(
             size=int(parameters["image_size"]),
             max_batch_size=int(config["max_batch_size"]),
@@ -29,7 +29,7 @@ class TritonPythonModel:
 
     def execute(self, requests):
         """Preprocesses all images of the dynamic batch in one pipeline run."""
-        per_request = [pb_utils.get_input_tensor_by_name(request, "IMAGE").as_numpy() for request in requests]
+        per_request = [pb_utils.get_input_tensor_by_name(request, IMAGE).as_numpy() for request in requests]
         outcomes = iter(self._preprocessor.run([image for images in per_request for image in images]))
         return [self._respond([next(outcomes) for _ in images]) for images in per_request]
 
@@ -41,7 +41,7 @@ class TritonPythonModel:
             )
         return pb_utils.InferenceResponse(
             [
-                pb_utils.Tensor("IMAGES", np.stack([outcome.pixels for outcome in outcomes])),
-                pb_utils.Tensor("ORIGINAL_SIZE", np.stack([outcome.original_size for outcome in outcomes])),
+                pb_utils.Tensor(IMAGES, np.stack([outcome.pixels for outcome in outcomes])),
+                pb_utils.Tensor(ORIGINAL_SIZE, np.stack([outcome.original_size for outcome in outcomes])),
             ]
         )

@@ -5,13 +5,14 @@ A thin adapter over ``yolo26_triton.ops.image_check``; each request is judged al
 bad request costs no decode and no inference.
 """
 
-import json
-
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
+from yolo26_triton.contract import CHECKED_IMAGE, IMAGE
 from yolo26_triton.ops.detections import DetectionSettings
-from yolo26_triton.ops.image_check import ImageLimits, InvalidImageError, check_image
+from yolo26_triton.ops.errors import InvalidImageError
+from yolo26_triton.ops.image_check import ImageLimits, check_image
+from yolo26_triton.ops.model_config import read_model_config
 
 
 class TritonPythonModel:
@@ -19,8 +20,7 @@ class TritonPythonModel:
 
     def initialize(self, args):
         """Reads the limits once from the model configuration."""
-        config = json.loads(args["model_config"])
-        parameters = {key: value["string_value"] for key, value in config["parameters"].items()}
+        _, parameters = read_model_config(args)
         self._limits = ImageLimits(
             max_bytes=int(parameters["max_image_bytes"]),
             max_pixels=int(parameters["max_image_pixels"]),
@@ -32,13 +32,13 @@ class TritonPythonModel:
         return [self._respond(request) for request in requests]
 
     def _respond(self, request):
-        image = pb_utils.get_input_tensor_by_name(request, "IMAGE").as_numpy()
+        image = pb_utils.get_input_tensor_by_name(request, IMAGE).as_numpy()
         try:
             # The same check postprocess applies later, done here before anything is decoded.
             DetectionSettings().with_request_parameters(request.parameters())
             if image.shape[0] != 1:
                 raise InvalidImageError(
-                    "IMAGE must hold one image per request (shape [1, bytes]), "
+                    f"{IMAGE} must hold one image per request (shape [1, bytes]), "
                     f"got shape {list(image.shape)}; send several images as concurrent requests"
                 )
             check_image(image[0].tobytes(), self._limits)
@@ -46,4 +46,4 @@ class TritonPythonModel:
             return pb_utils.InferenceResponse(
                 error=pb_utils.TritonError(str(error), pb_utils.TritonError.INVALID_ARG)
             )
-        return pb_utils.InferenceResponse([pb_utils.Tensor("CHECKED_IMAGE", np.ascontiguousarray(image))])
+        return pb_utils.InferenceResponse([pb_utils.Tensor(CHECKED_IMAGE, np.ascontiguousarray(image))])

@@ -8,7 +8,14 @@ import neither the client nor its libraries (tritonclient, aiohttp, grpc), which
 does not hold (``tests/unit/test_container_imports.py``).
 
 A command reports failure by raising; :func:`main` turns each family of errors into one ``error:``
-line on stderr and its exit code (:func:`exit_code_for`).
+line on stderr and its exit code (:func:`exit_code_for`, :data:`ERROR_CODES`). This layer's own error
+is one class::
+
+    UsageError      bad arguments, settings or input files found after parsing (exit 2)
+
+Each layer below keeps one tree, drawn in its module: the client's ``TritonError``
+(``client/errors.py``), ``ops/errors.py``, the launcher's ``LaunchError`` (``serving/launcher.py``),
+``export/errors.py``, ``rollout/errors.py`` and ``tools/errors.py``.
 """
 
 from __future__ import annotations
@@ -128,9 +135,8 @@ ERROR_CODES = (
     ("yolo26_triton.rollout.errors", "LocalModelError", ExitCode.USAGE),
     ("yolo26_triton.tools.errors", "ToolError", ExitCode.FAILED),
     ("yolo26_triton.client.errors", "TritonError", ExitCode.FAILED),
-    ("yolo26_triton.serving.launcher", "ServerError", ExitCode.FAILED),
-    ("yolo26_triton.export.builder", "BuildError", ExitCode.FAILED),
-    ("yolo26_triton.export.engine", "EngineError", ExitCode.FAILED),
+    ("yolo26_triton.serving.launcher", "LaunchError", ExitCode.FAILED),
+    ("yolo26_triton.export.errors", "ExportError", ExitCode.FAILED),
 )
 """The one table of errors to exit codes: (module, class, code), the first match wins. A module that
 was never imported raised nothing, so the lookup imports nothing (``build`` never loads the client)."""

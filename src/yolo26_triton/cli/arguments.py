@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from yolo26_triton.cli.app import ExitCode, UsageError
+from yolo26_triton.contract import MAX_DETECTIONS, parameter_problem
 from yolo26_triton.serving.launcher import DEFAULT_REPOSITORY
 
 if TYPE_CHECKING:
@@ -72,12 +73,11 @@ def positive_integer(text: str) -> int:
 
 
 def max_detections(text: str) -> int:
-    """At most this many boxes per image: 1 to the server's limit, refused here for every command."""
-    from yolo26_triton.client.codec import MAX_DETECTIONS_LIMIT  # (not at import: build has no client)
-
+    """At most this many boxes per image, refused here for every command as the server refuses it."""
     value = integer(text)
-    if not 1 <= value <= MAX_DETECTIONS_LIMIT:
-        raise argparse.ArgumentTypeError(f"expected an integer in [1, {MAX_DETECTIONS_LIMIT}], got {text}")
+    problem = parameter_problem(MAX_DETECTIONS, value)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{problem}, got {text}")
     return value
 
 

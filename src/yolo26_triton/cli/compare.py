@@ -23,7 +23,7 @@ from yolo26_triton.cli.arguments import (
 )
 from yolo26_triton.cli.output import fixed, format_table
 from yolo26_triton.client import TritonConfig
-from yolo26_triton.export.builder import DEFAULT_WEIGHTS
+from yolo26_triton.contract import DEFAULT_WEIGHTS
 from yolo26_triton.rollout.agreement import DEFAULT_MATCH_IOU
 from yolo26_triton.rollout.local import LETTERBOX_MODES
 from yolo26_triton.tools.compare import CompareReport, CompareSettings, compare

@@ -8,7 +8,7 @@ from pathlib import Path
 from yolo26_triton.cli.app import Command, ExitCode, log
 from yolo26_triton.cli.arguments import add_repository
 from yolo26_triton.cli.output import print_detections
-from yolo26_triton.export.builder import DEFAULT_WEIGHTS
+from yolo26_triton.contract import DEFAULT_WEIGHTS
 from yolo26_triton.rollout import RolloutResult
 from yolo26_triton.tools.demo import UNTRAINED_CONFIDENCE, UNTRAINED_MAX_DETECTIONS, run_demo
 from yolo26_triton.tools.images import collect_images, sample_images

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import importlib.util
 import os
 import sys
@@ -23,6 +22,7 @@ from yolo26_triton.cli.output import ProgressBar, print_detections
 from yolo26_triton.client import TritonConfig
 from yolo26_triton.client.config import env_variable
 from yolo26_triton.client.tracing import configure as configure_tracing
+from yolo26_triton.contract import DEFAULT_MAX_DETECTIONS
 from yolo26_triton.rollout import RolloutConfig, RolloutResult
 from yolo26_triton.tools.detect_files import detect_files
 from yolo26_triton.tools.images import collect_images
@@ -37,7 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--conf", type=unit_interval, help="confidence threshold; overrides TRITON_CONFIDENCE_THRESHOLD"
     )
     parser.add_argument(
-        "--max-det", type=max_detections, help="at most this many boxes per image (server default: 300)"
+        "--max-det",
+        type=max_detections,
+        help=f"at most this many boxes per image (server default: {DEFAULT_MAX_DETECTIONS})",
     )
     parser.add_argument(
         "--trace-url",
@@ -56,12 +58,13 @@ def rollout_config(config: TritonConfig, environ: Mapping[str, str] | None = Non
         UsageError: A variable is invalid.
     """
     environ = os.environ if environ is None else environ
-    if not environ.get(env_variable("enabled"), "").strip():
-        config = dataclasses.replace(config, enabled=True)
     try:
-        return RolloutConfig.from_env(environ, triton=config)
+        rollout = RolloutConfig.from_env(environ, triton=config)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    if not environ.get(env_variable("triton_enabled", RolloutConfig), "").strip():
+        rollout = rollout.replace(triton_enabled=True)
+    return rollout
 
 
 async def detect(args: argparse.Namespace, config: TritonConfig) -> ExitCode:

@@ -18,6 +18,7 @@ from types import FrameType
 
 from yolo26_triton.cli.app import Command, ExitCode, UsageError, log
 from yolo26_triton.cli.arguments import add_repository, non_negative_integer
+from yolo26_triton.contract import ADMIN_KEY_HEADER, GRPC_ADMIN_KEY_HEADER
 from yolo26_triton.export.repository import built_versions
 from yolo26_triton.ops.metadata import METADATA_FILENAME, DetectorMetadata
 from yolo26_triton.serving.launcher import (
@@ -165,7 +166,7 @@ def serve(args: argparse.Namespace) -> ExitCode | int:
         )
         exit_code = None
         while exit_code is None:
-            exit_code = server.wait(timeout=WATCHDOG_INTERVAL_S)
+            exit_code = server.wait(timeout_s=WATCHDOG_INTERVAL_S)
             if exit_code is None and time.monotonic() > stop_deadline[0]:
                 log.warning("the server outlived its exit timeout by %.0f s: killing it", STOP_GRACE_S)
                 server.kill()
@@ -175,7 +176,7 @@ def serve(args: argparse.Namespace) -> ExitCode | int:
                     "a Python-backend stub process died: Triton still reports READY but every request to "
                     "that model fails; stopping so that a supervisor restarts the server"
                 )
-                server.stop(timeout=STUB_DEATH_STOP_S)
+                server.stop(timeout_s=STUB_DEATH_STOP_S)
                 return ExitCode.UNHEALTHY
     finally:
         server.close()
@@ -227,7 +228,7 @@ COMMANDS = (
         add_arguments,
         serve,
         description="The model-repository, shared-memory, logging and trace APIs need the header "
-        "admin-key (gRPC: triton-grpc-protocol-admin-key) equal to $TRITON_ADMIN_KEY; without that "
+        f"{ADMIN_KEY_HEADER} (gRPC: {GRPC_ADMIN_KEY_HEADER}) equal to $TRITON_ADMIN_KEY; without that "
         "variable they stay closed. Triton takes the key only on its command line, where every local user "
         "can read it: set it on a single-user host only (docs/security.md). Listens on loopback only unless "
         f"{EXPOSE_FLAG} is given. Exit codes: 0 stopped as asked, 1 the server failed, 2 a refused setting, "

@@ -32,7 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from yolo26_triton.contract import INPUT_SIZE, MAX_BATCH_SIZE
+from yolo26_triton.contract import DEFAULT_WEIGHTS, DETECTOR_ID_OUTPUT, INPUT_SIZE, MAX_BATCH_SIZE
+from yolo26_triton.export.errors import BuildError
 from yolo26_triton.export.image_input import add_uint8_input, takes_uint8_images
 from yolo26_triton.export.repository import (
     CONFIG_FILES,
@@ -46,20 +47,15 @@ from yolo26_triton.export.repository import (
     write_routes,
 )
 from yolo26_triton.ops.detections import Head
-from yolo26_triton.ops.metadata import DETECTOR_ID_OUTPUT, METADATA_FILENAME, DetectorMetadata
+from yolo26_triton.ops.metadata import METADATA_FILENAME, DetectorMetadata
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WEIGHTS = "yolo26n.pt"
 _WEIGHTS_NAME = re.compile(r"^(yolo26[nsmlx])\.pt$")
 _DETECTOR_ID_VALUE = f"{DETECTOR_ID_OUTPUT}/value"
 """The ONNX initializer that holds the detector id (read back by :func:`detector_id_in_onnx`)."""
 STALE_PIPELINE = Path("preprocess") / "1" / "model.dali"
 """A serialized pipeline from older builds: the DALI backend would load it instead of ``dali.py``."""
-
-
-class BuildError(RuntimeError):
-    """The model cannot be built from what was asked for."""
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from yolo26_triton.contract import INPUT_SIZE, MAX_BATCH_SIZE
+from yolo26_triton.contract import DETECTOR_INPUT, INPUT_SIZE, MAX_BATCH_SIZE
+from yolo26_triton.export.errors import EngineError
 from yolo26_triton.export.image_input import add_uint8_input, float_input_copy
 
 log = logging.getLogger(__name__)
@@ -64,10 +65,6 @@ HOLD_OUT_EVERY = 5
 """With at least this many calibration images, every 5th is kept out of calibration for the report."""
 TENSORRT_VERSION_VARIABLE = "TRT_VERSION"
 """Set by the NGC images to the TensorRT they carry (production_image.toml, tensorrt_major)."""
-
-
-class EngineError(RuntimeError):
-    """The TensorRT plan cannot be built."""
 
 
 @dataclass(frozen=True)
@@ -292,7 +289,7 @@ def parity_report(
     score_diffs: list[float] = []
     for start in range(0, len(images), 8):
         pixels = images[start : start + 8]  # both graphs take the UINT8 grey levels (image_input.py)
-        outputs = [session.run(None, {"images": pixels})[0] for session in sessions]
+        outputs = [session.run(None, {DETECTOR_INPUT: pixels})[0] for session in sessions]
         for expected, actual in zip(*outputs, strict=True):
             ref_boxes, ref_scores, ref_classes = select_detections(expected, DetectionSettings(), np)
             boxes, scores, classes = select_detections(actual, DetectionSettings(), np)

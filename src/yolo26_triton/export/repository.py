@@ -24,12 +24,12 @@ from pathlib import Path
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
-from yolo26_triton.contract import is_version
+from yolo26_triton.contract import DETECTOR_ID_OUTPUT, ENTRY_POINT, is_version
 from yolo26_triton.contract import route_name as _route_name
-from yolo26_triton.ops.metadata import DETECTOR_ID_OUTPUT, METADATA_FILENAME
+from yolo26_triton.ops.metadata import METADATA_FILENAME
 
 TEMPLATE_DETECTOR = "yolo26"
-TEMPLATE_ENTRY_POINT = "detect_ensemble"
+TEMPLATE_ENTRY_POINT = ENTRY_POINT
 ADAPTER = Path(TEMPLATE_DETECTOR) / "1" / "model.py"
 """The CPU profile's detector adapter; every other detector version folder gets a copy."""
 CONFIG_FILES = (Path("config.pbtxt"), Path("configs") / "cpu.pbtxt")

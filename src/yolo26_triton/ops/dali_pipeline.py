@@ -33,12 +33,13 @@ from typing import Any, Literal
 from nvidia.dali import fn, math, pipeline_def, types
 from nvidia.dali.pipeline import Pipeline
 
+from yolo26_triton.contract import IMAGE, IMAGES, ORIGINAL_SIZE
 from yolo26_triton.ops.letterbox import PAD_VALUE
 
 Decoder = Literal["cpu", "mixed"]
 
-INPUT_NAME = "IMAGE"
-OUTPUT_NAMES = ("IMAGES", "ORIGINAL_SIZE")
+INPUT_NAME = IMAGE
+OUTPUT_NAMES = (IMAGES, ORIGINAL_SIZE)
 HW_DECODER_LOAD = 0.65
 """Share of JPEGs sent to the A100/H100 hardware decoder; the rest run on CUDA cores (nvJPEG
 hybrid). 0.65 is NVIDIA's recommended split for mixed workloads; GPUs without the hardware

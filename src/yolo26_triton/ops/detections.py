@@ -24,6 +24,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from yolo26_triton.contract import (
+    CONF_THRESHOLD,
+    DEFAULT_CONF_THRESHOLD,
+    DEFAULT_IOU_THRESHOLD,
+    DEFAULT_MAX_DETECTIONS,
+    IOU_THRESHOLD,
+    MAX_DETECTIONS,
+    MAX_DETECTIONS_LIMIT,
+    parameter_problem,
+)
 from yolo26_triton.ops.letterbox import LetterboxGeometry
 
 Head = Literal["classic", "nms_free"]
@@ -34,7 +44,7 @@ CLASS_OFFSET = 7680.0
 """Per-class coordinate offset that separates classes in one NMS pass (Ultralytics' ``max_wh``)."""
 NMS_BLOCK_SIZE = 256
 """Candidates of each image per block of :func:`batched_nms`: a ``(B, n, n)`` IoU matrix per block."""
-NMS_FREE_ROWS = 300
+NMS_FREE_ROWS = MAX_DETECTIONS_LIMIT
 NMS_FREE_COLUMNS = 6
 
 
@@ -42,18 +52,16 @@ NMS_FREE_COLUMNS = 6
 class DetectionSettings:
     """Thresholds of one request; the defaults are Ultralytics' ``predict()`` defaults."""
 
-    conf_threshold: float = 0.25
-    iou_threshold: float = 0.7
-    max_detections: int = 300
+    conf_threshold: float = DEFAULT_CONF_THRESHOLD
+    iou_threshold: float = DEFAULT_IOU_THRESHOLD
+    max_detections: int = DEFAULT_MAX_DETECTIONS
 
     def __post_init__(self) -> None:
-        for name in ("conf_threshold", "iou_threshold"):
+        for name in (CONF_THRESHOLD, IOU_THRESHOLD, MAX_DETECTIONS):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
-        max_det = self.max_detections
-        if isinstance(max_det, bool) or not isinstance(max_det, int) or not 1 <= max_det <= 300:
-            raise ValueError(f"max_detections must be an integer in [1, 300], got {max_det!r}")
+            problem = parameter_problem(name, value)
+            if problem:
+                raise ValueError(f"{name}={value!r}: {problem}")
 
     def with_request_parameters(self, parameters_json: str) -> DetectionSettings:
         """Returns these settings overridden by a request's parameters.
@@ -71,7 +79,7 @@ class DetectionSettings:
             raise ValueError(f"request parameters must be a JSON object, got {parameters_json!r}")
         known = {
             name: parameters[name]
-            for name in ("conf_threshold", "iou_threshold", "max_detections")
+            for name in (CONF_THRESHOLD, IOU_THRESHOLD, MAX_DETECTIONS)
             if name in parameters
         }
         return replace(self, **known) if known else self

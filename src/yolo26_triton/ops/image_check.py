@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from yolo26_triton.ops.errors import InvalidImageError
+
 JPEG_MAGIC = b"\xff\xd8\xff"
 _START_OF_FRAME = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RSTn: markers without a length
@@ -26,10 +28,6 @@ _SIGNATURES = (
     (b"MM\x00*", "a TIFF image"),
     (b"%PDF", "a PDF document"),
 )
-
-
-class InvalidImageError(ValueError):
-    """The bytes of one image cannot become a model input (the request's fault, not the server's)."""
 
 
 @dataclass(frozen=True)

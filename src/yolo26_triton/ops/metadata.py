@@ -19,13 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from yolo26_triton.ops.detections import Head
+from yolo26_triton.ops.errors import UnknownDetectorError
 
 METADATA_FILENAME = "metadata.json"
-DETECTOR_ID_OUTPUT = "output_detector_id"
-"""The ONNX output (INT32 ``[batch, 1]``) that carries :attr:`DetectorMetadata.detector_id`.
-
-Named to sort after ``output0``: Ultralytics' own Triton client (``YOLO("http://host:8000/yolo26")``)
-orders a model's outputs by name and takes the first as the detections."""
 
 
 @dataclass(frozen=True)
@@ -109,10 +105,6 @@ def warmup_metadata(input_size: int) -> DetectorMetadata:
         input_size=input_size,
         names=(),
     )
-
-
-class UnknownDetectorError(LookupError):
-    """A detector output carries an id that no metadata file of the repository has."""
 
 
 class DetectorCatalog:

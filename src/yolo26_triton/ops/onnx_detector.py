@@ -23,7 +23,7 @@ import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
 
-DETECTIONS_OUTPUT = "output0"
+from yolo26_triton.contract import DETECTIONS_OUTPUT
 
 
 class PeerExecutions:

@@ -11,7 +11,7 @@ host and the GPU synchronize a fixed number of times per execute, not per reques
 3. each head's detections, boxes, scores and classes stacked, in one transfer.
 
 Errors, per request: ``ValueError`` (bad parameters, more than one image in a request) and
-:class:`~.metadata.UnknownDetectorError` (an id that no ``metadata.json`` names).
+:class:`~.errors.UnknownDetectorError` (an id that no ``metadata.json`` names).
 """
 
 from __future__ import annotations
@@ -23,7 +23,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from yolo26_triton.ops.detections import DetectionSettings, detections_in_original_pixels_batch, head_of
+from yolo26_triton.contract import BOXES, CLASS_IDS, CLASS_NAMES, MODEL_INFO, SCORES
+from yolo26_triton.ops.detections import (
+    NMS_FREE_ROWS,
+    DetectionSettings,
+    detections_in_original_pixels_batch,
+    head_of,
+)
 from yolo26_triton.ops.metadata import WARMUP_DETECTOR_ID, DetectorCatalog, DetectorMetadata, warmup_metadata
 
 Outputs = dict[str, NDArray[Any]]
@@ -152,11 +158,11 @@ class Postprocessor:
                 )
                 continue
             results[member.index] = {
-                "BOXES": np.ascontiguousarray(rows[None, :, :4]),
-                "SCORES": np.ascontiguousarray(rows[None, :, 4]),
-                "CLASS_IDS": class_ids[None],
-                "CLASS_NAMES": names[None],
-                "MODEL_INFO": np.array(
+                BOXES: np.ascontiguousarray(rows[None, :, :4]),
+                SCORES: np.ascontiguousarray(rows[None, :, 4]),
+                CLASS_IDS: class_ids[None],
+                CLASS_NAMES: names[None],
+                MODEL_INFO: np.array(
                     [[metadata.response_info(member.original_size).encode()]], dtype=np.object_
                 ),
             }
@@ -195,7 +201,9 @@ def synthetic_classic_output(
     return raw
 
 
-def synthetic_nms_free_output(rows: int = 300, classes: int = 80, *, seed: int = 0) -> NDArray[np.float32]:
+def synthetic_nms_free_output(
+    rows: int = NMS_FREE_ROWS, classes: int = 80, *, seed: int = 0
+) -> NDArray[np.float32]:
     """A seeded NMS-free output ``(rows, 6)`` (``x1, y1, x2, y2, score, class``, best first), half of
     it above the default threshold: the warmup's second sample (``postprocess/warmup/``)."""
     generator = np.random.default_rng(seed)

@@ -13,7 +13,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from yolo26_triton.ops.dali_pipeline import INPUT_NAME, build_pipeline
-from yolo26_triton.ops.image_check import JPEG_MAGIC, InvalidImageError
+from yolo26_triton.ops.errors import InvalidImageError
+from yolo26_triton.ops.image_check import JPEG_MAGIC
 
 
 @dataclass(frozen=True)

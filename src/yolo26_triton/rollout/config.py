@@ -1,8 +1,8 @@
 """Settings of the migration facade: one frozen dataclass, read from the environment like the client's.
 
 The Triton side keeps its own settings (:class:`~yolo26_triton.client.TritonConfig`, the ``TRITON_*``
-variables of the client, including ``TRITON_ENABLED`` and the thresholds, which the in-process side
-uses too); this adds how traffic is split and how the in-process detector runs::
+variables of the client, including the thresholds, which the in-process side uses too); this adds
+whether Triton is used at all, how traffic is split and how the in-process detector runs::
 
     TRITON_ENABLED=false             every request in-process; nothing connects to Triton (the default)
     TRITON_ENABLED=true              Triton answers TRITON_ROLLOUT_PERCENT of the requests (default 100)
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from yolo26_triton.client import TritonConfig
 from yolo26_triton.client.config import check_field, env_values
-from yolo26_triton.export.builder import DEFAULT_WEIGHTS
+from yolo26_triton.contract import DEFAULT_WEIGHTS
 from yolo26_triton.ops.detections import Head
 from yolo26_triton.rollout.local import HEADS, LETTERBOX_MODES, LetterboxMode
 
@@ -36,7 +36,9 @@ class RolloutConfig:
     """Which side answers and how the in-process side runs.
 
     Attributes:
-        triton: The Triton side (``TRITON_*``); ``triton.enabled`` switches it on.
+        triton: The Triton side (``TRITON_*``): where the server is, how to call it, the thresholds.
+        triton_enabled: Whether Triton answers or receives anything at all (``TRITON_ENABLED``); when
+            false every request is answered in-process and nothing connects to Triton.
         rollout_percent: Share of requests Triton answers, ``0..100`` (``TRITON_ROLLOUT_PERCENT``).
         shadow: Requests answered in-process are also sent to Triton in the background, and the
             two answers compared (``TRITON_SHADOW``).
@@ -57,6 +59,7 @@ class RolloutConfig:
     """
 
     triton: TritonConfig = field(default_factory=TritonConfig)
+    triton_enabled: bool = field(default=False, metadata=_env("TRITON_ENABLED"))
     rollout_percent: float = field(default=100.0, metadata=_env("TRITON_ROLLOUT_PERCENT"))
     shadow: bool = field(default=False, metadata=_env("TRITON_SHADOW"))
     shadow_max_in_flight: int = field(default=4, metadata=_env("TRITON_SHADOW_MAX_IN_FLIGHT"))
@@ -77,7 +80,7 @@ class RolloutConfig:
             _is_number(self.rollout_percent) and 0 <= self.rollout_percent <= 100,
             "expected a number in [0, 100]",
         )
-        for name in ("shadow", "fallback"):
+        for name in ("triton_enabled", "shadow", "fallback"):
             check_field(self, name, isinstance(getattr(self, name), bool), "expected a boolean")
         for name in ("shadow_max_in_flight", "breaker_failures"):
             value = getattr(self, name)
@@ -108,17 +111,17 @@ class RolloutConfig:
     @property
     def triton_percent(self) -> float:
         """The share Triton answers in fact: :attr:`rollout_percent`, or 0 when Triton is disabled."""
-        return self.rollout_percent if self.triton.enabled else 0.0
+        return self.rollout_percent if self.triton_enabled else 0.0
 
     @property
     def triton_reachable(self) -> bool:
         """Whether some request can go to Triton: it answers a share, or receives shadow traffic."""
-        return self.triton.enabled and (self.rollout_percent > 0 or self.shadow)
+        return self.triton_enabled and (self.rollout_percent > 0 or self.shadow)
 
     @property
     def local_reachable(self) -> bool:
         """Whether some request can be answered in-process: a share below 100 %, or fallback."""
-        return self.triton_percent < 100 or (self.triton.enabled and self.fallback)
+        return self.triton_percent < 100 or (self.triton_enabled and self.fallback)
 
     @classmethod
     def from_env(

@@ -35,7 +35,8 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from yolo26_triton.client import DetectionResult, InvalidInputError, TritonClient, TritonError
-from yolo26_triton.client.codec import MAX_DETECTIONS_LIMIT, request_parameters
+from yolo26_triton.client.codec import request_parameters
+from yolo26_triton.contract import DEFAULT_MAX_DETECTIONS
 from yolo26_triton.rollout.agreement import DEFAULT_MATCH_IOU, image_agreement
 from yolo26_triton.rollout.breaker import CircuitBreaker, CircuitOpenError
 from yolo26_triton.rollout.config import RolloutConfig
@@ -99,7 +100,7 @@ class RolloutDetector:
                 log.warning(
                     "%s=true has no effect with TRITON_ENABLED=%s and TRITON_ROLLOUT_PERCENT=%g",
                     variable,
-                    str(config.triton.enabled).lower(),
+                    str(config.triton_enabled).lower(),
                     config.rollout_percent,
                 )
 
@@ -123,7 +124,7 @@ class RolloutDetector:
         return predict_options(
             conf=triton.confidence_threshold,
             iou=triton.iou_threshold,
-            max_det=MAX_DETECTIONS_LIMIT,
+            max_det=DEFAULT_MAX_DETECTIONS,
             letterbox=self.config.letterbox,
             head=self.config.head,
             device=self.config.device,
@@ -282,7 +283,7 @@ class RolloutDetector:
         started = time.monotonic()
         try:
             detections = await self._local_call(
-                self._local.detect(image, max_detections or MAX_DETECTIONS_LIMIT)
+                self._local.detect(image, max_detections or DEFAULT_MAX_DETECTIONS)
             )
         except Exception as error:
             self._observer.error("local", "serve", type(error).__name__)

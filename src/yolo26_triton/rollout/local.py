@@ -28,7 +28,8 @@ import numpy as np
 from yolo26_triton.client import Detections, InvalidInputError
 from yolo26_triton.contract import INPUT_SIZE
 from yolo26_triton.ops.detections import Head
-from yolo26_triton.ops.image_check import ImageLimits, InvalidImageError, check_image
+from yolo26_triton.ops.errors import InvalidImageError
+from yolo26_triton.ops.image_check import ImageLimits, check_image
 from yolo26_triton.rollout.errors import LocalModelError
 
 LetterboxMode = Literal["rect", "square"]

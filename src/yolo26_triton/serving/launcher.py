@@ -33,6 +33,13 @@ where no private namespace can be made the regions are removed when the server s
 Triton takes the restricted-API key only on its command line, which every local user can read in
 ``/proc/<pid>/cmdline``: without a key of the user's, the server gets :func:`unusable_admin_key`
 under the gRPC header :data:`UNSENDABLE_GRPC_KEY_HEADER`, which no HTTP or gRPC request can carry.
+
+Errors: the serving layer's tree is one class (the command line turns it into exit code 1)::
+
+    LaunchError     the server could not be found, started or made ready (no tritonserver binary,
+                    a port taken, a model that failed to load, not ready in time)
+
+Bad options raise a plain ``ValueError`` naming the value.
 """
 
 from __future__ import annotations
@@ -57,12 +64,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal, Self
 
+from yolo26_triton.contract import ADMIN_KEY_HEADER
+
 Profile = Literal["cpu", "gpu"]
 RESTRICTED_APIS = "model-repository,shared-memory,logging,trace"
 """Closed without the admin key: loading/unloading models, shared-memory regions, log and trace
 settings. Health, metadata, model config, statistics and inference stay open."""
-ADMIN_KEY_HEADER = "admin-key"
-"""HTTP header of the key; gRPC clients send it as ``triton-grpc-protocol-admin-key``."""
 UNSENDABLE_GRPC_KEY_HEADER = ADMIN_KEY_HEADER.upper()
 """The gRPC key's header when nobody is to use it: Triton matches metadata names case-sensitively, and
 gRPC resets any stream whose header names are not lowercase (HTTP/2), so no request carries it."""
@@ -99,8 +106,8 @@ given back when freed, in few arenas. With glibc's adaptive threshold the reside
 30 s soak grew by 678 MiB; with these, by 43 MiB at the same throughput (scripts/soak.py)."""
 
 
-class ServerError(RuntimeError):
-    """The server could not be found, started or made ready."""
+class LaunchError(RuntimeError):
+    """The server could not be found, started or made ready (the serving layer's one error)."""
 
 
 def is_loopback(host: str) -> bool:
@@ -268,7 +275,7 @@ class _WheelLayout:
         # machine that only runs the server (scripts/gpu_check.sh on a lent GPU) does not hold.
         spec = importlib.util.find_spec("pytriton")
         if spec is None or not spec.submodule_search_locations:
-            raise ServerError(
+            raise LaunchError(
                 "the embedded server needs the nvidia-pytriton wheel: pip install 'yolo26-triton[server]'"
             )
         root = Path(next(iter(spec.submodule_search_locations))).resolve() / "tritonserver"
@@ -281,7 +288,7 @@ class _WheelLayout:
         )
         for path in (layout.tritonserver, layout.python_backend, layout.stub, layout.libraries):
             if not path.exists():
-                raise ServerError(
+                raise LaunchError(
                     f"{path} is missing from the nvidia-pytriton wheel (Python {python_version})"
                 )
         return layout
@@ -357,15 +364,15 @@ class EmbeddedServer:
         environment["LD_LIBRARY_PATH"] = os.pathsep.join(part for part in libraries if part)
         return environment
 
-    def start(self, *, timeout: float = 120.0) -> None:
+    def start(self, *, timeout_s: float = 120.0) -> None:
         """Launches the server and waits until it and all its models are ready.
 
         Raises:
-            ServerError: If the process exits or is not ready within ``timeout`` seconds.
+            LaunchError: If the process exits or is not ready within ``timeout_s`` seconds.
         """
         repository = self.options.repository
         if not any(repository.glob("*/config.pbtxt")):
-            raise ServerError(
+            raise LaunchError(
                 f"no model repository at {repository.resolve()}: run from the project folder (its "
                 "model_repository/), or pass --repository FOLDER; `triton-detect build` fills it"
             )
@@ -386,15 +393,15 @@ class EmbeddedServer:
             stderr=subprocess.STDOUT if output else None,
             umask=SERVER_UMASK,
         )
-        self.wait_until_ready(timeout=timeout)
+        self.wait_until_ready(timeout_s=timeout_s)
 
-    def wait_until_ready(self, *, timeout: float) -> None:
+    def wait_until_ready(self, *, timeout_s: float) -> None:
         """Polls ``/v2/health/ready`` until it answers 200 (strict readiness: all models ready)."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout_s
         url = f"http://{self.options.http_url}/v2/health/ready"
         while time.monotonic() < deadline:
             if self._process is not None and self._process.poll() is not None:
-                raise ServerError(
+                raise LaunchError(
                     f"tritonserver exited with code {self._process.returncode} before it was ready"
                 )
             with (
@@ -404,14 +411,14 @@ class EmbeddedServer:
                 if response.status == 200:
                     return
             time.sleep(0.2)
-        raise ServerError(f"tritonserver was not ready within {timeout:.0f} s ({url})")
+        raise LaunchError(f"tritonserver was not ready within {timeout_s:.0f} s ({url})")
 
-    def wait(self, timeout: float | None = None) -> int | None:
-        """Blocks until the server process ends and returns its exit code; ``None`` after ``timeout``."""
+    def wait(self, timeout_s: float | None = None) -> int | None:
+        """Blocks until the server process ends and returns its exit code; ``None`` after ``timeout_s``."""
         if self._process is None:
-            raise ServerError("the server was not started")
+            raise LaunchError("the server was not started")
         try:
-            return self._process.wait(timeout)
+            return self._process.wait(timeout_s)
         except subprocess.TimeoutExpired:
             return None
 
@@ -474,8 +481,8 @@ class EmbeddedServer:
         for region in SHM_FOLDER.glob(f"{self.region_prefix}*"):
             region.unlink(missing_ok=True)
 
-    def stop(self, *, timeout: float = 45.0) -> int | None:
-        """Stops the server with SIGTERM, SIGKILL after ``timeout`` seconds.
+    def stop(self, *, timeout_s: float = 45.0) -> int | None:
+        """Stops the server with SIGTERM, SIGKILL after ``timeout_s`` seconds.
 
         On SIGTERM Triton finishes in-flight requests and waits for open client connections up to
         its ``--exit-timeout-secs`` (:attr:`ServerOptions.exit_timeout_s`). The server's
@@ -488,7 +495,7 @@ class EmbeddedServer:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             try:
-                process.wait(timeout=timeout)
+                process.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()

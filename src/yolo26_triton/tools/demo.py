@@ -58,14 +58,14 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     server_log = out / "tritonserver.log"
     url = options.grpc_url if protocol == "grpc" else options.http_url
-    triton = TritonConfig(enabled=True, protocol=protocol, url=options.grpc_url, http_url=options.http_url)
+    triton = TritonConfig(protocol=protocol, url=options.grpc_url, http_url=options.http_url)
     if untrained:
         triton = dataclasses.replace(triton, confidence_threshold=UNTRAINED_CONFIDENCE)
     with server_log.open("w") as log_file, EmbeddedServer(options, log_file=log_file):
         outcomes = asyncio.run(
             detect_files(
                 images,
-                RolloutConfig(triton=triton),
+                RolloutConfig(triton=triton, triton_enabled=True),
                 max_detections=UNTRAINED_MAX_DETECTIONS if untrained else None,
                 annotate=out,
             )

@@ -20,7 +20,7 @@ from yolo26_triton.cli.arguments import client_config
 from yolo26_triton.cli.detect import rollout_config
 from yolo26_triton.cli.output import ProgressBar, format_table, print_detections
 from yolo26_triton.client import Detections, InvalidInputError, TritonConfig
-from yolo26_triton.rollout import RolloutResult, ShadowRecord
+from yolo26_triton.rollout import RolloutConfig, RolloutResult, ShadowRecord
 from yolo26_triton.rollout.agreement import ImageAgreement
 from yolo26_triton.tools.errors import ToolInputError
 from yolo26_triton.tools.images import collect_images
@@ -288,10 +288,11 @@ def test_fallback_and_shadow_comparison_in_json_lines(capsys: pytest.CaptureFixt
 
 
 def test_detect_talks_to_triton_unless_triton_enabled_says_otherwise() -> None:
-    triton = TritonConfig()  # enabled=False, the library's default
-    assert rollout_config(triton, {}).triton.enabled
-    assert rollout_config(triton, {"TRITON_ENABLED": " "}).triton.enabled  # blank counts as unset
-    assert not rollout_config(triton, {"TRITON_ENABLED": "false"}).triton.enabled
+    triton = TritonConfig()
+    assert not RolloutConfig.from_env({}).triton_enabled  # the library's default
+    assert rollout_config(triton, {}).triton_enabled
+    assert rollout_config(triton, {"TRITON_ENABLED": " "}).triton_enabled  # blank counts as unset
+    assert not rollout_config(triton, {"TRITON_ENABLED": "false"}).triton_enabled
     shadowing = rollout_config(triton, {"TRITON_ROLLOUT_PERCENT": "0", "TRITON_SHADOW": "true"})
     assert (shadowing.rollout_percent, shadowing.shadow) == (0.0, True)
     with pytest.raises(UsageError, match="TRITON_ROLLOUT_PERCENT=200"):
@@ -310,3 +311,19 @@ def test_detect_exits_2_on_bad_rollout_settings(
     monkeypatch.setenv("YOLO_LETTERBOX", "stretch")
     assert main(["detect", str(image)]) == 2
     assert "YOLO_LETTERBOX=stretch" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["0", "301", "-1"])
+def test_every_command_with_max_det_refuses_it_as_the_server_does(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--max-det`` is refused at parse time by every command, in the words of the server's refusal."""
+    from yolo26_triton.contract import MAX_DETECTIONS, parameter_problem
+
+    problem = parameter_problem(MAX_DETECTIONS, int(value))
+    assert problem is not None
+    for argv in (["detect", "x.jpg"], ["compare", "x.jpg"]):
+        with pytest.raises(SystemExit) as refused:
+            app.parser([argv[0]]).parse_args([*argv, "--max-det", value])
+        assert refused.value.code == ExitCode.USAGE
+        assert f"--max-det: {problem}, got {value}" in capsys.readouterr().err, argv

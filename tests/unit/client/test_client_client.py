@@ -6,7 +6,9 @@ the integration tests.
 """
 
 import asyncio
-import time
+import select
+import socket
+from typing import Any
 
 import pytest
 
@@ -16,7 +18,6 @@ from yolo26_triton.client import (
     ServerUnavailableError,
     TritonClient,
     TritonConfig,
-    TritonError,
 )
 
 PROTOCOLS = pytest.mark.parametrize("protocol", ["grpc", "http"])
@@ -77,15 +78,24 @@ def test_refused_connection_is_server_unavailable(protocol: str, closed_address:
 @PROTOCOLS
 def test_silent_server_times_out_within_the_configured_timeout(protocol: str, silent_address: str) -> None:
     config = config_for(silent_address, protocol, TRITON_TIMEOUT="0.5", TRITON_MAX_RETRIES="3")
+    given: list[float] = []  # the time each attempt was allowed
 
     async def detect() -> None:
         async with TritonClient(config) as client:
+            transport = client._transport
+            infer = transport.infer
+
+            async def recorded(*args: Any, timeout_s: float, **kwargs: Any) -> Any:
+                given.append(timeout_s)
+                return await infer(*args, timeout_s=timeout_s, **kwargs)
+
+            transport.infer = recorded  # type: ignore[method-assign]
             await client.detect(JPEG)
 
-    started = time.monotonic()
     with pytest.raises(InferenceTimeoutError):
         asyncio.run(detect())
-    assert time.monotonic() - started < 0.5 + 0.5  # the timeout bounds the call, retries included
+    # The first attempt gets what is left of TRITON_TIMEOUT, uses it up, and no retry starts after it.
+    assert len(given) == 1 and 0 < given[0] <= 0.5
 
 
 @pytest.mark.parametrize(
@@ -155,7 +165,31 @@ def test_a_client_serves_one_event_loop(protocol: str, closed_address: str) -> N
         asyncio.run(client.is_healthy())
 
 
-def test_nothing_connects_before_the_first_call_and_close_is_safe() -> None:
-    client = TritonClient(TritonConfig(url="unresolvable.invalid:1"))
-    asyncio.run(client.close())
-    assert issubclass(InvalidInputError, TritonError)
+@PROTOCOLS
+def test_nothing_connects_before_the_first_call(protocol: str, listener: socket.socket) -> None:
+    """Constructing and entering the client opens no connection; the first call does."""
+    address = f"127.0.0.1:{listener.getsockname()[1]}"
+
+    def pending_connection() -> bool:
+        return bool(select.select([listener], [], [], 0.3)[0])  # the backlog holds a connection
+
+    async def run() -> tuple[bool, bool]:
+        async with TritonClient(config_for(address, protocol, TRITON_TIMEOUT="0.5")) as client:
+            await asyncio.sleep(0.1)  # room for a connection made in the background
+            before = pending_connection()
+            await client.is_healthy()  # the silent listener never answers: False after the timeout
+            return before, pending_connection()
+
+    assert asyncio.run(run()) == (False, True)
+
+
+@PROTOCOLS
+def test_a_closed_port_fails_the_first_call_only(protocol: str, closed_address: str) -> None:
+    async def run() -> None:
+        client = TritonClient(config_for(closed_address, protocol, TRITON_MAX_RETRIES="0"))
+        async with client:  # nothing to connect to, and no error yet
+            with pytest.raises(ServerUnavailableError):
+                await client.detect(JPEG)
+        await client.close()  # closing twice is safe
+
+    asyncio.run(run())

@@ -7,11 +7,10 @@ import pytest
 from yolo26_triton.client import TritonConfig
 
 DEFAULTS = {
-    "enabled": False,
     "url": "localhost:8001",
     "http_url": "localhost:8000",
     "protocol": "grpc",
-    "timeout": 60.0,
+    "timeout_s": 60.0,
     "model": "detect_ensemble",
     "max_retries": 3,
     "confidence_threshold": 0.5,
@@ -31,13 +30,12 @@ def test_defaults_when_no_variable_is_set() -> None:
 @pytest.mark.parametrize(
     ("variable", "raw", "field", "expected"),
     [
-        ("TRITON_ENABLED", "true", "enabled", True),
         ("TRITON_URL", "triton:9001", "url", "triton:9001"),
         ("TRITON_HTTP_URL", "triton:9000", "http_url", "triton:9000"),
         ("TRITON_PROTOCOL", "http", "protocol", "http"),
         ("TRITON_PROTOCOL", "grpc", "protocol", "grpc"),
-        ("TRITON_TIMEOUT", "2.5", "timeout", 2.5),
-        ("TRITON_TIMEOUT", "30", "timeout", 30.0),
+        ("TRITON_TIMEOUT", "2.5", "timeout_s", 2.5),
+        ("TRITON_TIMEOUT", "30", "timeout_s", 30.0),
         ("TRITON_MODEL", "yolo26", "model", "yolo26"),
         ("TRITON_MAX_RETRIES", "0", "max_retries", 0),
         ("TRITON_MAX_RETRIES", "7", "max_retries", 7),
@@ -60,19 +58,8 @@ def test_each_variable_is_read(variable: str, raw: str, field: str, expected: ob
 
 
 @pytest.mark.parametrize(
-    ("raw", "expected"),
-    [(word, True) for word in ("1", "true", "TRUE", "Yes", "on", " on ")]
-    + [(word, False) for word in ("0", "false", "False", "no", "OFF")],
-)
-def test_boolean_words(raw: str, expected: bool) -> None:
-    assert TritonConfig.from_env({"TRITON_ENABLED": raw}).enabled is expected
-
-
-@pytest.mark.parametrize(
     ("variable", "raw", "expectation"),
     [
-        ("TRITON_ENABLED", "maybe", "expected one of"),
-        ("TRITON_ENABLED", "2", "expected one of"),
         ("TRITON_URL", "grpc://localhost:8001", "expected host:port without a scheme"),
         ("TRITON_HTTP_URL", "http://localhost:8000", "expected host:port without a scheme"),
         ("TRITON_PROTOCOL", "udp", "expected one of grpc, http"),
@@ -117,8 +104,8 @@ def test_protocol_message_is_exact() -> None:
 
 
 def test_empty_or_blank_variable_counts_as_unset() -> None:
-    config = TritonConfig.from_env({"TRITON_URL": "", "TRITON_TIMEOUT": "  ", "TRITON_ENABLED": ""})
-    assert (config.url, config.timeout, config.enabled) == ("localhost:8001", 60.0, False)
+    config = TritonConfig.from_env({"TRITON_URL": "", "TRITON_TIMEOUT": "  ", "TRITON_MODEL_VERSION": ""})
+    assert (config.url, config.timeout_s, config.model_version) == ("localhost:8001", 60.0, None)
 
 
 def test_unrelated_variables_are_ignored() -> None:
@@ -134,11 +121,10 @@ def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     ("kwargs", "message"),
     [
         ({"protocol": "udp"}, "TRITON_PROTOCOL=udp: expected one of grpc, http"),
-        ({"timeout": 0}, "TRITON_TIMEOUT=0: expected seconds > 0"),
+        ({"timeout_s": 0}, "TRITON_TIMEOUT=0: expected seconds > 0"),
         ({"max_retries": True}, "TRITON_MAX_RETRIES=True: expected an int >= 0"),
         ({"max_concurrency": 2.0}, "TRITON_MAX_CONCURRENCY=2.0: expected an int >= 1"),
         ({"confidence_threshold": "0.5"}, "TRITON_CONFIDENCE_THRESHOLD=0.5: expected a number in [0, 1]"),
-        ({"enabled": "yes"}, "TRITON_ENABLED=yes: expected a boolean"),
         ({"model": " "}, "TRITON_MODEL= : expected a name"),
         ({"url": ""}, "TRITON_URL=: expected host:port without a scheme"),
     ],
@@ -163,7 +149,7 @@ def test_endpoint_follows_the_protocol() -> None:
 def test_is_frozen() -> None:
     config = TritonConfig()
     with pytest.raises(dataclasses.FrozenInstanceError):
-        config.timeout = 1.0  # type: ignore[misc]
+        config.timeout_s = 1.0  # type: ignore[misc]
 
 
 def test_admin_key_is_read_and_never_shown() -> None:

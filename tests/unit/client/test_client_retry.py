@@ -1,10 +1,10 @@
 """retry_policy: retries transient TritonErrors only, a bounded number of times, within a deadline."""
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 
 import pytest
+import tenacity
 
 from yolo26_triton.client import InferenceTimeoutError, InvalidInputError, ServerError, ServerUnavailableError
 from yolo26_triton.client.retry import retry_policy
@@ -59,12 +59,31 @@ def test_non_transient_errors_are_never_retried(error: Exception) -> None:
     assert attempts[0] == 1
 
 
-def test_no_retry_starts_whose_backoff_would_pass_the_deadline() -> None:
-    call, _ = failing([ServerUnavailableError("down")] * 50)
-    started = time.monotonic()
+class FakeClock:
+    """tenacity's clock and sleep, advanced only by the backoffs it asks for."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_no_retry_starts_whose_backoff_would_pass_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(tenacity, "time", clock)  # tenacity reads time.monotonic() through its module
+    call, attempts = failing([ServerUnavailableError("down")] * 50)
+    policy = retry_policy(40, 0.3, backoff_base_s=0.05, backoff_max_s=0.1).copy(sleep=clock.sleep)
     with pytest.raises(ServerUnavailableError):
-        asyncio.run(retry_policy(40, 0.3, backoff_base_s=0.05, backoff_max_s=0.1)(call))
-    assert time.monotonic() - started < 0.3 + 0.1  # backoffs stay inside the deadline
+        asyncio.run(policy(call))
+    assert attempts[0] == len(clock.sleeps) + 1 > 2  # it did retry, each after one backoff
+    assert clock.now < 0.3  # and every retry started before the deadline: the backoffs fit in it
+    assert attempts[0] < 41  # the deadline, not max_retries, ended it
 
 
 def test_policy_works_as_an_async_for_loop() -> None:

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from ultralytics.data.augment import LetterBox
 
-from yolo26_triton.ops.image_check import ImageLimits, InvalidImageError, check_image
+from yolo26_triton.ops.errors import InvalidImageError
+from yolo26_triton.ops.image_check import ImageLimits, check_image
 from yolo26_triton.ops.preprocess import BatchPreprocessor, PreprocessedImage
 
 from ...jpeg_variants import bad_inputs, bomb, undecodable_jpeg, unusual_jpegs

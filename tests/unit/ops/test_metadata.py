@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from yolo26_triton.ops.errors import UnknownDetectorError
 from yolo26_triton.ops.metadata import (
     METADATA_FILENAME,
     DetectorCatalog,
     DetectorMetadata,
-    UnknownDetectorError,
     detector_id,
 )
 

@@ -11,11 +11,11 @@ from tritonclient.grpc import model_config_pb2
 
 from yolo26_triton.export.repository import read_config
 from yolo26_triton.ops.detections import DetectionSettings, detections_in_original_pixels
+from yolo26_triton.ops.errors import UnknownDetectorError
 from yolo26_triton.ops.metadata import (
     WARMUP_DETECTOR_ID,
     DetectorCatalog,
     DetectorMetadata,
-    UnknownDetectorError,
 )
 from yolo26_triton.ops.postprocess import (
     Postprocessor,

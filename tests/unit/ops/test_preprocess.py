@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from yolo26_triton.ops.preprocess import BatchPreprocessor, InvalidImageError, PreprocessedImage
+from yolo26_triton.ops.errors import InvalidImageError
+from yolo26_triton.ops.preprocess import BatchPreprocessor, PreprocessedImage
 
 from ...sample_images import SAMPLE_IMAGES
 

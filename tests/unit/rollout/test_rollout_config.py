@@ -11,7 +11,7 @@ from yolo26_triton.rollout import RolloutConfig
 def test_defaults_answer_in_process_with_the_default_weights() -> None:
     config = RolloutConfig.from_env({})
     assert config.triton == TritonConfig()
-    assert not config.triton.enabled  # TRITON_ENABLED defaults to false, as in the variable table
+    assert not config.triton_enabled  # TRITON_ENABLED defaults to false, as in the variable table
     assert (config.rollout_percent, config.shadow, config.fallback) == (100.0, False, False)
     assert (config.weights, config.device, config.letterbox, config.head) == (
         "yolo26n.pt",
@@ -40,7 +40,7 @@ def test_every_variable_is_read() -> None:
             "YOLO_HEAD": "nms_free",
         }
     )
-    assert config.triton.enabled and config.triton.url == "triton:8001"
+    assert config.triton_enabled and config.triton.url == "triton:8001"
     assert (config.rollout_percent, config.shadow, config.shadow_max_in_flight) == (12.5, True, 2)
     assert (config.fallback, config.breaker_failures, config.breaker_reset_s) == (True, 3, 0.5)
     assert (config.weights, config.device) == ("/models/best.pt", "cuda:0")
@@ -48,8 +48,18 @@ def test_every_variable_is_read() -> None:
 
 
 def test_a_given_triton_config_is_kept() -> None:
-    triton = TritonConfig(enabled=True, url="elsewhere:1")
-    assert RolloutConfig.from_env({"TRITON_ENABLED": "false"}, triton=triton).triton is triton
+    triton = TritonConfig(url="elsewhere:1")
+    config = RolloutConfig.from_env({"TRITON_ENABLED": "true", "TRITON_URL": "ignored:2"}, triton=triton)
+    assert config.triton is triton and config.triton_enabled
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [(word, True) for word in ("1", "true", "TRUE", "Yes", "on", " on ")]
+    + [(word, False) for word in ("0", "false", "False", "no", "OFF", "")],
+)
+def test_boolean_words(raw: str, expected: bool) -> None:
+    assert RolloutConfig.from_env({"TRITON_ENABLED": raw}).triton_enabled is expected
 
 
 @pytest.mark.parametrize(

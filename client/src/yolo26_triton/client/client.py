@@ -36,7 +36,7 @@ class TritonClient:
         async with TritonClient(TritonConfig.from_env()) as client:
             result = await client.detect(jpeg_bytes)
 
-    Only :meth:`detect` and :meth:`detect_batch` retry (transient errors, within ``config.timeout``);
+    Only :meth:`detect` and :meth:`detect_batch` retry (transient errors, within ``config.timeout_s``);
     the other calls report the first failure.
 
     Versions: ``detect(..., model_version="2")`` (or ``config.model_version``) sends to that
@@ -181,7 +181,7 @@ class TritonClient:
             raise InvalidInputError(f"model_version={model_version!r}: expected a positive integer")
         route = self._route(model_version)  # retries stay on it: an A/B pick holds for the request
         started = time.monotonic()
-        deadline = started + self.config.timeout
+        deadline = started + self.config.timeout_s
 
         attributes: dict[str, str | int] = {
             "triton.model": route,
@@ -201,7 +201,7 @@ class TritonClient:
                 )
 
             outputs: dict[str, npt.NDArray[Any]] = await retry_policy(
-                self.config.max_retries, self.config.timeout
+                self.config.max_retries, self.config.timeout_s
             )(attempt)
         detections, model_info = decode_detections(outputs)
         return DetectionResult(

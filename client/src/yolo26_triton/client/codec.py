@@ -1,9 +1,7 @@
 """The wire contract of the ``detect_ensemble`` model: request tensors and parameters, response decoding.
 
-Request: ``IMAGE`` UINT8 ``[1, L]``, the encoded JPEG file; parameters ``conf_threshold``,
-``iou_threshold``, ``max_detections``. Response, batch dimension first: ``BOXES`` FP32 ``[1, N, 4]``,
-``SCORES`` FP32 ``[1, N]``, ``CLASS_IDS`` INT32 ``[1, N]``, ``CLASS_NAMES`` BYTES ``[1, N]`` and
-``MODEL_INFO`` BYTES ``[1, 1]`` (a JSON object).
+The names, data types and limits are :mod:`yolo26_triton.contract`'s (the server imports the same);
+this module turns them into tritonclient's arrays and back into :class:`Detections`.
 """
 
 from __future__ import annotations
@@ -17,10 +15,21 @@ import numpy.typing as npt
 
 from yolo26_triton.client.errors import InvalidInputError, ServerError
 from yolo26_triton.client.types import Detections
+from yolo26_triton.contract import (
+    BOXES,
+    CLASS_IDS,
+    CLASS_NAMES,
+    CONF_THRESHOLD,
+    ENSEMBLE_OUTPUTS,
+    IMAGE,
+    IOU_THRESHOLD,
+    MAX_DETECTIONS,
+    MODEL_INFO,
+    SCORES,
+    parameter_problem,
+)
 
-IMAGE_INPUT = "IMAGE"
-OUTPUTS = ("BOXES", "SCORES", "CLASS_IDS", "CLASS_NAMES", "MODEL_INFO")
-MAX_DETECTIONS_LIMIT = 300
+OUTPUTS = tuple(ENSEMBLE_OUTPUTS)
 
 
 def encode_image(image: bytes) -> dict[str, npt.NDArray[np.uint8]]:
@@ -31,7 +40,7 @@ def encode_image(image: bytes) -> dict[str, npt.NDArray[np.uint8]]:
     """
     if not image:
         raise InvalidInputError("the image is empty: expected the bytes of a JPEG file")
-    return {IMAGE_INPUT: np.frombuffer(image, dtype=np.uint8)[None]}
+    return {IMAGE: np.frombuffer(image, dtype=np.uint8)[None]}
 
 
 def request_parameters(
@@ -42,21 +51,17 @@ def request_parameters(
     Raises:
         InvalidInputError: A value is out of its range.
     """
-    parameters: dict[str, float | int] = {}
-    for name, threshold in (("conf_threshold", conf_threshold), ("iou_threshold", iou_threshold)):
-        if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
-            raise InvalidInputError(f"{name}={threshold!r}: expected a number in [0, 1]")
-        parameters[name] = float(threshold)
+    given = {CONF_THRESHOLD: conf_threshold, IOU_THRESHOLD: iou_threshold, MAX_DETECTIONS: max_detections}
+    for name, value in given.items():
+        problem = None if value is None else parameter_problem(name, value)
+        if problem:
+            raise InvalidInputError(f"{name}={value!r}: {problem}")
+    parameters: dict[str, float | int] = {
+        CONF_THRESHOLD: float(conf_threshold),
+        IOU_THRESHOLD: float(iou_threshold),
+    }
     if max_detections is not None:
-        if (
-            isinstance(max_detections, bool)
-            or not isinstance(max_detections, int)
-            or not 1 <= max_detections <= MAX_DETECTIONS_LIMIT
-        ):
-            raise InvalidInputError(
-                f"max_detections={max_detections!r}: expected an integer in [1, {MAX_DETECTIONS_LIMIT}]"
-            )
-        parameters["max_detections"] = max_detections
+        parameters[MAX_DETECTIONS] = max_detections
     return parameters
 
 
@@ -84,16 +89,16 @@ def decode_detections(outputs: Mapping[str, npt.NDArray[Any]]) -> tuple[Detectio
     Raises:
         ServerError: The response breaks the contract (shapes, dtypes or ``MODEL_INFO``).
     """
-    model_info = decode_model_info(outputs["MODEL_INFO"])
+    model_info = decode_model_info(outputs[MODEL_INFO])
     try:
-        boxes = _single(outputs, "BOXES", np.float32)
-        names = _single(outputs, "CLASS_NAMES")
+        boxes = _single(outputs, BOXES, np.float32)
+        names = _single(outputs, CLASS_NAMES)
         version = model_info.get("version")
         source = model_info.get("source")
         detections = Detections(
             xyxy=boxes.reshape(-1, 4) if boxes.size == 0 else boxes,
-            confidence=_single(outputs, "SCORES", np.float32),
-            class_id=_single(outputs, "CLASS_IDS", np.int32),
+            confidence=_single(outputs, SCORES, np.float32),
+            class_id=_single(outputs, CLASS_IDS, np.int32),
             class_names=tuple(_text(name) for name in names.tolist()),
             image_size=_image_size(model_info),
             model_untrained=bool(model_info.get("untrained", False)),

@@ -18,6 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, cast, get_args
 
 from yolo26_triton.client.routing import VersionWeights, format_split, is_version, parse_split, split_problem
+from yolo26_triton.contract import (
+    CONF_THRESHOLD,
+    DEFAULT_IOU_THRESHOLD,
+    ENTRY_POINT,
+    IOU_THRESHOLD,
+    parameter_problem,
+)
 
 ProtocolName = Literal["grpc", "http"]
 PROTOCOLS: tuple[ProtocolName, ...] = get_args(ProtocolName)
@@ -37,13 +44,10 @@ class TritonConfig:
     """Where the Triton server is and how the client talks to it.
 
     Attributes:
-        enabled: Whether Triton serves at all (``TRITON_ENABLED``): read by the migration facade
-            (:mod:`yolo26_triton.rollout`), which answers in-process when it is false;
-            :class:`~yolo26_triton.client.TritonClient` itself does not consult it.
         url: gRPC ``host:port`` (``TRITON_URL``).
         http_url: HTTP ``host:port`` (``TRITON_HTTP_URL``).
         protocol: ``"grpc"`` or ``"http"`` (``TRITON_PROTOCOL``).
-        timeout: Seconds one call may take, retries included (``TRITON_TIMEOUT``).
+        timeout_s: Seconds one call may take, retries included (``TRITON_TIMEOUT``).
         model: The Triton model that takes JPEG bytes (``TRITON_MODEL``): an entry point such as
             ``detect_ensemble``, which serves the latest (or pinned) detector version.
         model_version: Send every request to this detector version's route,
@@ -52,29 +56,28 @@ class TritonConfig:
             from ``TRITON_AB_SPLIT="1:90,2:10"``; exclusive with ``model_version``.
         max_retries: Retries after the first attempt, for transient errors only (``TRITON_MAX_RETRIES``).
         confidence_threshold: Sent as the ``conf_threshold`` request parameter; the server applies it
-            (``TRITON_CONFIDENCE_THRESHOLD``).
+            (``TRITON_CONFIDENCE_THRESHOLD``). 0.5 by default: this client's choice, above the server's
+            own default for requests that send none (``contract.DEFAULT_CONF_THRESHOLD``, 0.25).
         iou_threshold: Sent as the ``iou_threshold`` request parameter (``TRITON_IOU_THRESHOLD``).
         max_concurrency: Requests in flight at once in ``detect_batch`` (``TRITON_MAX_CONCURRENCY``).
         admin_key: Key for the server's restricted APIs (model repository index), sent as a header
             (``TRITON_ADMIN_KEY``); never shown in ``repr``.
     """
 
-    enabled: bool = field(default=False, metadata=_env("TRITON_ENABLED"))
     url: str = field(default="localhost:8001", metadata=_env("TRITON_URL"))
     http_url: str = field(default="localhost:8000", metadata=_env("TRITON_HTTP_URL"))
     protocol: ProtocolName = field(default="grpc", metadata=_env("TRITON_PROTOCOL"))
-    timeout: float = field(default=60.0, metadata=_env("TRITON_TIMEOUT"))
-    model: str = field(default="detect_ensemble", metadata=_env("TRITON_MODEL"))
+    timeout_s: float = field(default=60.0, metadata=_env("TRITON_TIMEOUT"))
+    model: str = field(default=ENTRY_POINT, metadata=_env("TRITON_MODEL"))
     model_version: str | None = field(default=None, metadata=_env("TRITON_MODEL_VERSION"))
     ab_split: VersionWeights | None = field(default=None, metadata=_env("TRITON_AB_SPLIT"))
     max_retries: int = field(default=3, metadata=_env("TRITON_MAX_RETRIES"))
     confidence_threshold: float = field(default=0.5, metadata=_env("TRITON_CONFIDENCE_THRESHOLD"))
-    iou_threshold: float = field(default=0.7, metadata=_env("TRITON_IOU_THRESHOLD"))
+    iou_threshold: float = field(default=DEFAULT_IOU_THRESHOLD, metadata=_env("TRITON_IOU_THRESHOLD"))
     max_concurrency: int = field(default=8, metadata=_env("TRITON_MAX_CONCURRENCY"))
     admin_key: str | None = field(default=None, repr=False, metadata=_env("TRITON_ADMIN_KEY"))
 
     def __post_init__(self) -> None:
-        _check(self, "enabled", isinstance(self.enabled, bool), "expected a boolean")
         for name in ("url", "http_url"):
             address = getattr(self, name)
             _check(
@@ -84,7 +87,7 @@ class TritonConfig:
                 "expected host:port without a scheme",
             )
         _check(self, "protocol", self.protocol in PROTOCOLS, f"expected one of {', '.join(PROTOCOLS)}")
-        _check(self, "timeout", _is_real(self.timeout) and self.timeout > 0, "expected seconds > 0")
+        _check(self, "timeout_s", _is_real(self.timeout_s) and self.timeout_s > 0, "expected seconds > 0")
         _check(self, "model", isinstance(self.model, str) and bool(self.model.strip()), "expected a name")
         _check(
             self,
@@ -106,9 +109,9 @@ class TritonConfig:
         _check(
             self, "max_retries", _is_int(self.max_retries) and self.max_retries >= 0, "expected an int >= 0"
         )
-        for name in ("confidence_threshold", "iou_threshold"):
-            value = getattr(self, name)
-            _check(self, name, _is_real(value) and 0.0 <= value <= 1.0, "expected a number in [0, 1]")
+        for name, parameter in (("confidence_threshold", CONF_THRESHOLD), ("iou_threshold", IOU_THRESHOLD)):
+            problem = parameter_problem(parameter, getattr(self, name))
+            _check(self, name, problem is None, problem or "")
         _check(
             self,
             "max_concurrency",
@@ -164,9 +167,10 @@ def env_values(config_class: type[Any], environ: Mapping[str, str] | None = None
     return values
 
 
-def env_variable(name: str) -> str:
-    """The environment variable behind the :class:`TritonConfig` field ``name``."""
-    return cast(str, TritonConfig.__dataclass_fields__[name].metadata["env"])
+def env_variable(name: str, config_class: type[Any] = TritonConfig) -> str:
+    """The environment variable behind the field ``name`` of ``config_class`` (a settings dataclass
+    that names its variables as :class:`TritonConfig` does)."""
+    return cast(str, config_class.__dataclass_fields__[name].metadata["env"])
 
 
 def check_field(config: Any, name: str, ok: bool, expectation: str) -> None:

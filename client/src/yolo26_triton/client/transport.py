@@ -25,6 +25,7 @@ from tritonclient.utils import np_to_triton_dtype
 
 from yolo26_triton.client.config import TritonConfig
 from yolo26_triton.client.errors import TRANSPORT_ERRORS, ServerError, from_triton_exception
+from yolo26_triton.contract import ADMIN_KEY_HEADER, GRPC_ADMIN_KEY_HEADER
 
 JsonDict = dict[str, Any]
 ParameterValue = bool | int | float | str
@@ -83,8 +84,8 @@ class Transport(Protocol):
 def create_transport(config: TritonConfig) -> Transport:
     """The transport for ``config.protocol``, aimed at ``config.endpoint``."""
     if config.protocol == "grpc":
-        return GrpcTransport(config.endpoint, timeout_s=config.timeout, admin_key=config.admin_key)
-    return HttpTransport(config.endpoint, timeout_s=config.timeout, admin_key=config.admin_key)
+        return GrpcTransport(config.endpoint, timeout_s=config.timeout_s, admin_key=config.admin_key)
+    return HttpTransport(config.endpoint, timeout_s=config.timeout_s, admin_key=config.admin_key)
 
 
 def outputs_as_numpy(result: Any, names: Sequence[str]) -> dict[str, npt.NDArray[Any]]:
@@ -149,7 +150,7 @@ class _LoopBoundClient(abc.ABC):
 class GrpcTransport(_LoopBoundClient):
     """Triton over gRPC (``tritonclient.grpc.aio``); deadlines travel to the server."""
 
-    admin_key_header = "triton-grpc-protocol-admin-key"
+    admin_key_header = GRPC_ADMIN_KEY_HEADER
 
     def _connect(self) -> Any:
         return grpcclient.InferenceServerClient(url=self.url)
@@ -218,7 +219,7 @@ class GrpcTransport(_LoopBoundClient):
 class HttpTransport(_LoopBoundClient):
     """Triton over HTTP/REST (``tritonclient.http.aio``, aiohttp); tensors travel as binary data."""
 
-    admin_key_header = "admin-key"
+    admin_key_header = ADMIN_KEY_HEADER
 
     def _connect(self) -> Any:
         return httpclient.InferenceServerClient(url=self.url, conn_timeout=self.timeout_s)

@@ -9,7 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from yolo26_triton.client import Detections, InvalidInputError, TritonClient, TritonConfig, TritonError
-from yolo26_triton.contract import INPUT_SIZE
+from yolo26_triton.contract import (
+    DEFAULT_CONF_THRESHOLD,
+    DEFAULT_IOU_THRESHOLD,
+    DEFAULT_MAX_DETECTIONS,
+    INPUT_SIZE,
+)
 from yolo26_triton.rollout.agreement import DEFAULT_MATCH_IOU, image_agreement
 from yolo26_triton.rollout.errors import LocalModelError
 from yolo26_triton.rollout.local import LetterboxMode, UltralyticsDetector, load_ultralytics, predict_options
@@ -41,9 +46,9 @@ class CompareSettings:
     """
 
     weights: str
-    conf: float = 0.25
-    iou: float = 0.7
-    max_det: int = 300
+    conf: float = DEFAULT_CONF_THRESHOLD
+    iou: float = DEFAULT_IOU_THRESHOLD
+    max_det: int = DEFAULT_MAX_DETECTIONS
     match_iou: float = DEFAULT_MATCH_IOU
     letterbox: LetterboxMode = "rect"
     warmup: int = 1

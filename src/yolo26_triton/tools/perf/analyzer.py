@@ -34,14 +34,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+from yolo26_triton.contract import ENTRY_POINT, IMAGE
 from yolo26_triton.tools.errors import PerfError, ToolInputError
 from yolo26_triton.tools.perf.results import PerfRow, parse_perf_csv, plot_rows, write_rows
 
 Protocol = Literal["grpc", "http"]
 PROTOCOLS: tuple[Protocol, ...] = ("grpc", "http")
 DEFAULT_CONCURRENCY = (1, 2, 4, 8)
-DEFAULT_MODEL = "detect_ensemble"
-INPUT_NAME = "IMAGE"
+DEFAULT_MODEL = ENTRY_POINT
+INPUT_NAME = IMAGE
 LIBRARY_PATTERNS = {"libb64.so.0d": "libb64-*.so.0d*", "libcudart.so.12": "libcudart-*.so.12*"}
 """Plain name perf_analyzer links against -> glob of the hash-renamed copy in ``nvidia_pytriton.libs``."""
 
