@@ -30,7 +30,7 @@ from yolo26_triton.ops.onnx_detector import OnnxDetector
 from yolo26_triton.ops.preprocess import BatchPreprocessor
 from yolo26_triton.tools.perf import sample_images
 
-from .report import load_average, machine_facts
+from .machine import load_average, machine_facts
 from .systems import prepare_repository
 
 HERE = Path(__file__).resolve().parent

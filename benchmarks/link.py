@@ -209,7 +209,7 @@ def child_main(argv: Sequence[str] | None = None) -> int:
     levels = [int(level) for level in args.concurrency.split(",")]
     images = [path.read_bytes() for path in args.images]
 
-    options = ServerOptions.on_free_ports(repository=args.repository, extra_args=("--exit-timeout-secs=5",))
+    options = ServerOptions.on_free_ports(repository=args.repository)
     probe_port = free_port()
     shape_loopback([options.http_port, options.grpc_port, options.metrics_port, probe_port])
     measured_link = probe(probe_port)

@@ -34,11 +34,12 @@ from pathlib import Path
 
 from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
 from yolo26_triton.tools.perf import parse_concurrency, sample_images
+from yolo26_triton.tools.statistics import StepTimes
 
 from .harness import Measurement
-from .report import load_average, machine_facts
+from .machine import load_average, machine_facts
 from .run import HERE
-from .systems import StepTimes, measure_triton, prepare_repository
+from .systems import measure_triton, prepare_repository
 
 DETECTOR = "yolo26"
 
@@ -95,7 +96,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             repository=repository,
             profile="gpu" if args.tritonserver else "cpu",
             tritonserver=args.tritonserver,
-            extra_args=("--exit-timeout-secs=5",),
         )
         with (Path(workdir) / "tritonserver.log").open("w") as log, EmbeddedServer(options, log_file=log):
             results, breakdown = measure_triton(options, images, args.concurrency, args.warmup, args.duration)

@@ -22,30 +22,30 @@ import shlex
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from yolo26_triton.export.repository import config_path, edit_config
 from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
 from yolo26_triton.tools.perf import parse_concurrency, sample_images
+from yolo26_triton.tools.statistics import StepTimes
 
 from .configs import (
     CPU_MODELS,
-    ModelConfig,
-    config_path,
+    ConfigEdit,
     copy_repository,
-    edit_config,
     set_instances,
     set_parameter,
     set_queue_delay,
     without_step,
 )
 from .harness import Measurement
-from .report import load_average, machine_facts
+from .machine import load_average, machine_facts
 from .run import HERE
-from .systems import SERVER, StepTimes, measure_triton, prepare_repository, print_progress
+from .systems import SERVER, measure_triton, prepare_repository, print_progress
 
-Edit = tuple[str, Callable[[ModelConfig], None]]
+Edit = tuple[str, ConfigEdit]
 """(model, change) applied to that model's CPU config."""
 
 NO_ALONE = ("yolo26", set_parameter("alone_intra_op_num_threads", "0"))
@@ -131,9 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             repository = copy_repository(base, Path(workdir) / name / "model_repository")
             for model, change in VARIANTS[name][1]:
                 edit_config(config_path(repository, model), change)
-            options = ServerOptions.on_free_ports(
-                repository=repository, extra_args=("--exit-timeout-secs=5",)
-            )
+            options = ServerOptions.on_free_ports(repository=repository)
             log = stack.enter_context((Path(workdir) / f"{name}.log").open("w"))
             server = stack.enter_context(EmbeddedServer(options, log_file=log))
             return options, server.pid

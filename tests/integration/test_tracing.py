@@ -22,7 +22,7 @@ from yolo26_triton.serving.launcher import TRACE_SERVICE_NAME, EmbeddedServer
 
 from ..otlp_receiver import OtlpReceiver, Span
 from ..sample_images import SAMPLE_IMAGES
-from .test_reliability import client_config
+from .server_calls import client_config
 
 pytestmark = pytest.mark.integration
 ENSEMBLE = "detect_ensemble"

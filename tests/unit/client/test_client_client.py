@@ -6,6 +6,8 @@ the integration tests.
 """
 
 import asyncio
+import select
+import socket
 import time
 
 import pytest
@@ -16,7 +18,6 @@ from yolo26_triton.client import (
     ServerUnavailableError,
     TritonClient,
     TritonConfig,
-    TritonError,
 )
 
 PROTOCOLS = pytest.mark.parametrize("protocol", ["grpc", "http"])
@@ -155,7 +156,35 @@ def test_a_client_serves_one_event_loop(protocol: str, closed_address: str) -> N
         asyncio.run(client.is_healthy())
 
 
-def test_nothing_connects_before_the_first_call_and_close_is_safe() -> None:
-    client = TritonClient(TritonConfig(url="unresolvable.invalid:1"))
-    asyncio.run(client.close())
-    assert issubclass(InvalidInputError, TritonError)
+def pending_connections(listener: socket.socket) -> int:
+    """Connections waiting in ``listener``'s backlog (accepted here, so each is counted once)."""
+    count = 0
+    while select.select([listener], [], [], 0)[0]:
+        connection, _ = listener.accept()
+        connection.close()
+        count += 1
+    return count
+
+
+@PROTOCOLS
+def test_nothing_connects_before_the_first_call_and_close_is_safe(
+    protocol: str, listener: socket.socket, silent_address: str
+) -> None:
+    """A client made, asked for its routes and closed opens no connection; its first call does."""
+    config = config_for(silent_address, protocol, TRITON_TIMEOUT="0.3", TRITON_MAX_RETRIES="0")
+
+    async def without_calls() -> None:
+        client = TritonClient(config)
+        assert client.routes == ("detect_ensemble",)
+        await asyncio.sleep(0.1)  # time for a connection that something started in the background
+        await client.close()
+        await client.close()
+
+    async def first_call() -> bool:
+        async with TritonClient(config) as client:
+            return await client.is_healthy()  # the server never answers: False after the timeout
+
+    asyncio.run(without_calls())
+    assert pending_connections(listener) == 0
+    assert asyncio.run(first_call()) is False
+    assert pending_connections(listener) >= 1
