@@ -28,7 +28,7 @@ import numpy as np
 
 from yolo26_triton.ops.onnx_detector import OnnxDetector
 from yolo26_triton.ops.preprocess import BatchPreprocessor
-from yolo26_triton.tools.perf import sample_images
+from yolo26_triton.tools.images import sample_images
 
 from .machine import load_average, machine_facts
 from .systems import prepare_repository

@@ -192,7 +192,7 @@ def prepare(folder: Path) -> Path:
 
     from ultralytics import YOLO
 
-    from yolo26_triton.tools.perf import sample_images
+    from yolo26_triton.tools.images import sample_images
 
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)

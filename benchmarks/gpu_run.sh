@@ -81,7 +81,7 @@ copy_templates(Path("model_repository"), Path(sys.argv[1]))' "$REPO"
     "$PYTHON" -m yolo26_triton.cli health --protocol http --url 127.0.0.1:18000 >/dev/null 2>&1 && break
     sleep 1
   done
-  timeout "$TIME_LIMIT_S" "$PYTHON" -m yolo26_triton.tools.perf --url 127.0.0.1:18001 --http-url 127.0.0.1:18000 \
+  timeout "$TIME_LIMIT_S" "$PYTHON" -m yolo26_triton.cli perf --url 127.0.0.1:18001 --http-url 127.0.0.1:18000 \
     --concurrency "$CONCURRENCY" --measurement-interval-ms 5000 --out "$OUT/perf" | tee "$OUT/perf.log"
 fi
 echo "results: $OUT/GPU_DEVICE.md ($OUT/gpu_device.json)"

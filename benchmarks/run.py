@@ -33,9 +33,10 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from yolo26_triton.cli.arguments import concurrency_levels as parse_concurrency
 from yolo26_triton.ops.metadata import METADATA_FILENAME, DetectorMetadata
 from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
-from yolo26_triton.tools.perf import parse_concurrency, sample_images
+from yolo26_triton.tools.images import sample_images
 from yolo26_triton.tools.statistics import StepTimes
 
 from .harness import Measurement

@@ -26,9 +26,10 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from yolo26_triton.cli.arguments import concurrency_levels as parse_concurrency
 from yolo26_triton.export.repository import config_path, edit_config
 from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
-from yolo26_triton.tools.perf import parse_concurrency, sample_images
+from yolo26_triton.tools.images import sample_images
 from yolo26_triton.tools.statistics import StepTimes
 
 from .configs import (

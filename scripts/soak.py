@@ -27,7 +27,7 @@ from yolo26_triton.serving.launcher import (
     ServerOptions,
     child_processes,
 )
-from yolo26_triton.tools.demo import sample_images
+from yolo26_triton.tools.images import sample_images
 
 TICK_S = 5.0
 

@@ -22,7 +22,7 @@ from yolo26_triton.export.repository import (
     entry_point_name,
 )
 from yolo26_triton.serving.launcher import DEFAULT_REPOSITORY
-from yolo26_triton.tools.perf import sample_images
+from yolo26_triton.tools.images import sample_images
 
 from ..configs import ConfigEdit, copy_repository
 from .load import Flow, Load, Run, serve

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from yolo26_triton.cli import main as cli
+from yolo26_triton.cli.app import main as triton_detect
 from yolo26_triton.serving.launcher import EmbeddedServer
 
 from ..model_fixture import CONF, SCORE_TOLERANCE
@@ -40,7 +40,7 @@ def test_square_letterbox_agrees_with_ultralytics(
     # differ. Observed: 154 boxes on each side, all matched, mean IoU 1.000, max score difference
     # 0.0065.
     argv = compare(server, fixture_weights, "--letterbox", "square", "--conf", str(CONF), "--json")
-    assert cli.main(argv) == 0
+    assert triton_detect(argv) == 0
     captured = capsys.readouterr()
     assert "warning:" not in captured.err, captured.err  # the same weights, trained (not a YAML)
     report: dict[str, Any] = json.loads(captured.out)
@@ -90,7 +90,7 @@ def test_min_agreement_gate_fails_over_http(
         "1.01",
         protocol="http",
     )
-    assert cli.main(argv) == 1
+    assert triton_detect(argv) == 1
     captured = capsys.readouterr()
     assert "overall agreement 1.000" in captured.out  # the table is printed before the verdict
     assert "is below --min-agreement 1.01" in captured.err
@@ -109,7 +109,7 @@ def test_default_rect_letterbox_runs_and_reports(
     # border, absent with less padding) and moves boxes at the image edges; a trained detector
     # is far less sensitive, but no trained weights can be downloaded here to measure it.
     argv = compare(server, fixture_weights, "--conf", str(CONF))
-    assert cli.main(argv) == 0
+    assert triton_detect(argv) == 0
     out = capsys.readouterr().out
     assert "overall agreement" in out and "letterbox rect" in out
     assert all(path.name in out for path in SAMPLE_IMAGES)

@@ -59,7 +59,8 @@ def test_perf_sweeps_both_protocols_with_real_jpegs(speed_server: EmbeddedServer
     command = [
         sys.executable,
         "-m",
-        "yolo26_triton.tools.perf",
+        "yolo26_triton.cli",
+        "perf",
         "--url",
         server.options.grpc_url,
         "--http-url",
@@ -95,7 +96,8 @@ def test_perf_analyzer_runs_with_its_own_flags_against_the_ensemble(
 ) -> None:
     """`triton-detect perf-analyzer ...` hands every flag to NVIDIA's binary, which then starts
     (alone it cannot: libb64.so.0d) and measures detect_ensemble with real JPEGs."""
-    from yolo26_triton.tools.perf import sample_images, write_input_data
+    from yolo26_triton.tools.images import sample_images
+    from yolo26_triton.tools.perf.analyzer import write_input_data
 
     data = write_input_data([path.read_bytes() for path in sample_images()], tmp_path / "input.json")
     report = tmp_path / "report.csv"
@@ -132,7 +134,8 @@ def test_perf_fails_with_exit_1_when_no_server_listens(tmp_path: Path) -> None:
     command = [
         sys.executable,
         "-m",
-        "yolo26_triton.tools.perf",
+        "yolo26_triton.cli",
+        "perf",
         "--protocol",
         "grpc",
         "--url",

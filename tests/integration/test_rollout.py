@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
-from yolo26_triton.cli import main as cli
+from yolo26_triton.cli.app import main as triton_detect
 from yolo26_triton.client import Detections, InvalidInputError, TritonConfig
 from yolo26_triton.client.codec import MAX_DETECTIONS_LIMIT
 from yolo26_triton.rollout import CIRCUIT_OPEN, RolloutDetector, RolloutResult, RolloutRouter, key_bucket
@@ -240,7 +240,7 @@ def test_detect_command_reports_backend_and_shadow_agreement(
     for name, raw in variables.items():
         monkeypatch.setenv(name, raw)
     argv = ["detect", *map(str, SAMPLE_IMAGES[1:]), "--json"]
-    assert cli.main(argv) == 0
+    assert triton_detect(argv) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [record["backend"] for record in records] == ["local", "local"]
     for record in records:
@@ -250,7 +250,7 @@ def test_detect_command_reports_backend_and_shadow_agreement(
         )
 
     monkeypatch.setenv("TRITON_ROLLOUT_PERCENT", "100")
-    assert cli.main(argv) == 0
+    assert triton_detect(argv) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(record["backend"], "shadow" in record) for record in records] == [("triton", False)] * 2
 

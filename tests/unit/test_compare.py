@@ -10,34 +10,28 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from yolo26_triton.cli import main as cli
-from yolo26_triton.cli.client_commands import config_from_args
+from yolo26_triton.cli.app import main, parser
+from yolo26_triton.cli.arguments import client_config
+from yolo26_triton.cli.compare import format_report
 from yolo26_triton.rollout.agreement import ImageAgreement
-from yolo26_triton.tools.compare import (
-    TRITON_LATENCY,
-    ULTRALYTICS_LATENCY,
-    CompareReport,
-    ImageComparison,
-    format_report,
-    served_model_warnings,
-    summarize_latency,
-)
+from yolo26_triton.tools.compare import CompareReport, ImageComparison, LatencySummary
+from yolo26_triton.tools.compare.report import TRITON_LATENCY, ULTRALYTICS_LATENCY, served_model_warnings
 
 
 def parse(*argv: str) -> argparse.Namespace:
-    return cli._parser().parse_args(["compare", *argv])
+    return parser(["compare"]).parse_args(["compare", *argv])
 
 
 # --- latency -------------------------------------------------------------------------------------
 
 
 def test_latency_summary() -> None:
-    latency = summarize_latency([40.0, 10.0, 30.0, 20.0])
+    latency = LatencySummary.of([40.0, 10.0, 30.0, 20.0])
     assert (latency.mean_ms, latency.median_ms) == (25.0, 25.0)
     assert latency.p90_ms == pytest.approx(37.0)  # linear between 30 and 40
-    assert summarize_latency([5.0]).p90_ms == 5.0
+    assert LatencySummary.of([5.0]).p90_ms == 5.0
     with pytest.raises(ValueError):
-        summarize_latency([])
+        LatencySummary.of([])
 
 
 # --- output --------------------------------------------------------------------------------------
@@ -111,7 +105,7 @@ def test_served_model_warnings() -> None:
     warnings = served_model_warnings({"source": "yolo26n.yaml", "untrained": True}, "yolo26n.pt")
     assert len(warnings) == 2 and "UNTRAINED" in warnings[1]
     assert len(served_model_warnings({}, "yolo26n.pt")) == 1
-    assert all(warning.startswith("warning: ") and "\n" not in warning for warning in warnings)
+    assert all("\n" not in warning for warning in warnings)  # one line each
 
 
 # --- arguments -----------------------------------------------------------------------------------
@@ -123,12 +117,12 @@ def test_defaults_are_predict_defaults() -> None:
     assert (args.weights, args.conf, args.iou, args.max_det) == ("yolo26n.pt", 0.25, 0.7, 300)
     assert (args.match_iou, args.letterbox, args.warmup, args.min_agreement) == (0.5, "rect", 1, None)
     assert (args.device, args.json) == ("cpu", False)
-    assert callable(args.func)
+    assert callable(args.run)
 
 
 def test_connection_options_are_the_client_commands() -> None:
     args = parse("a.jpg", "--protocol", "http", "--url", "web:8000", "--model", "other")
-    config = config_from_args(args, {})
+    config = client_config(args, {})
     assert (config.protocol, config.http_url, config.model) == ("http", "web:8000", "other")
 
 
@@ -154,12 +148,12 @@ def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str
 
 
 def test_missing_images_or_yaml_weights_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["compare", str(tmp_path / "missing.jpg")]) == 2
+    assert main(["compare", str(tmp_path / "missing.jpg")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
-    assert cli.main(["compare", str(tmp_path)]) == 2
+    assert main(["compare", str(tmp_path)]) == 2
     assert "no .jpg or .jpeg files" in capsys.readouterr().err
     image = tmp_path / "a.jpg"
     Image.new("RGB", (8, 8)).save(image, format="JPEG")
-    assert cli.main(["compare", str(image), "--weights", "yolo26n.yaml"]) == 2
+    assert main(["compare", str(image), "--weights", "yolo26n.yaml"]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("error: --weights yolo26n.yaml")

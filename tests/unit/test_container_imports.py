@@ -82,7 +82,7 @@ def test_builder_cli_runs_with_the_builder_image_packages(builder_site: Path) ->
     completed = in_image(
         BUILDER_IMAGE,
         builder_site,
-        "import sys\nfrom yolo26_triton.cli.main import main\nsys.exit(main())",
+        "import sys\nfrom yolo26_triton.cli.app import main\nsys.exit(main())",
         ["build", "--help"],
     )
     assert "--engine" in completed.stdout
@@ -93,7 +93,7 @@ def test_builder_builds_offline_with_the_builder_image_packages(builder_site: Pa
     repository = tmp_path / "model_repository"
     copy_templates(REPOSITORY, repository)
     code = (
-        "import importlib, sys\nfrom yolo26_triton.cli.main import main\nexit_code = main(sys.argv[1:])\n"
+        "import importlib, sys\nfrom yolo26_triton.cli.app import main\nexit_code = main(sys.argv[1:])\n"
         f"for name in {ENGINE_BUILD_IMPORTS!r}:\n    importlib.import_module(name)\nsys.exit(exit_code)"
     )
     in_image(

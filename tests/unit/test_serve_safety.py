@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from yolo26_triton.cli.main import UNPATCHED_BUGS, exit_status
+from yolo26_triton.cli.serve import UNPATCHED_BUGS, exit_status
 from yolo26_triton.serving.launcher import (
     ADMIN_KEY_HEADER,
     UNSENDABLE_GRPC_KEY_HEADER,

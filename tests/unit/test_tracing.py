@@ -10,7 +10,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from yolo26_triton.cli.main import _parser
+from yolo26_triton.cli.app import parser as _parser
 from yolo26_triton.client import tracing
 from yolo26_triton.serving.launcher import TRACE_SERVICE_NAME, EmbeddedServer, ServerOptions
 

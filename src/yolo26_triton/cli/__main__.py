@@ -2,6 +2,6 @@
 
 import sys
 
-from yolo26_triton.cli.main import main
+from yolo26_triton.cli.app import main
 
 sys.exit(main())

@@ -101,6 +101,11 @@ def build_repository(
         version = check_version(version)
     except ValueError as error:
         raise BuildError(str(error)) from None
+    if not (repository / TEMPLATE_DETECTOR / "config.pbtxt").is_file():
+        raise BuildError(
+            f"{repository} is not a model repository (no {TEMPLATE_DETECTOR}/config.pbtxt): start from the "
+            f"project's templates (cp -r model_repository {repository}), or pass --repository with one"
+        )
     add_detector_model(repository, model)
     detector_dir = prepare_version_folder(repository, model, version)
     onnx_path = detector_dir / "model.onnx"

@@ -363,6 +363,12 @@ class EmbeddedServer:
         Raises:
             ServerError: If the process exits or is not ready within ``timeout`` seconds.
         """
+        repository = self.options.repository
+        if not any(repository.glob("*/config.pbtxt")):
+            raise ServerError(
+                f"no model repository at {repository.resolve()}: run from the project folder (its "
+                "model_repository/), or pass --repository FOLDER; `triton-detect build` fills it"
+            )
         if self._wheel:
             self._lay_out_python_backend(self._wheel)
         output = self._log_file if self._log_file is not None else None

@@ -1,35 +1,33 @@
-"""The client subcommands of triton-detect: argument parsing, settings, output, exit codes."""
+"""triton-detect: the command registry, argument parsing, settings, output and exit codes."""
 
 import argparse
 import asyncio
 import dataclasses
+import importlib
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from yolo26_triton.cli import client_commands as cli_client
-from yolo26_triton.cli.client_commands import (
-    ProgressBar,
-    collect_images,
-    config_from_args,
-    format_table,
-    register,
-    report,
-    rollout_config,
-)
+from yolo26_triton.cli import app
+from yolo26_triton.cli.app import COMMAND_MODULES, ExitCode, UsageError, main
+from yolo26_triton.cli.arguments import client_config
+from yolo26_triton.cli.detect import rollout_config
+from yolo26_triton.cli.output import ProgressBar, format_table, print_detections
 from yolo26_triton.client import Detections, InvalidInputError, TritonConfig
 from yolo26_triton.rollout import RolloutResult, ShadowRecord
 from yolo26_triton.rollout.agreement import ImageAgreement
+from yolo26_triton.tools.errors import ToolInputError
+from yolo26_triton.tools.images import collect_images
 
 
 def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="triton-detect")
-    register(parser.add_subparsers(dest="command", required=True))
-    return parser.parse_args(argv)
+    return app.parser().parse_args(argv)
 
 
 def write_jpeg(path: Path) -> Path:
@@ -46,9 +44,30 @@ def no_server(monkeypatch: pytest.MonkeyPatch, closed_address: str) -> str:
     return closed_address
 
 
-@pytest.mark.parametrize("command", ["detect x.jpg", "health", "stats", "models"])
-def test_every_subcommand_sets_func(command: str) -> None:
-    assert callable(parse(*command.split()).func)
+def test_every_registered_command_is_defined_by_its_module_and_parses() -> None:
+    """``app.COMMAND_MODULES`` and the modules' ``COMMANDS`` name the same commands, each once."""
+    defined = {}
+    for module_name in set(COMMAND_MODULES.values()):
+        for command in importlib.import_module(module_name).COMMANDS:
+            assert command.name not in defined, f"{command.name} defined twice"
+            defined[command.name] = module_name
+    assert defined == COMMAND_MODULES
+    minimal = {"detect": ["x.jpg"], "pin": ["1"], "compare": ["x.jpg"]}
+    for name in COMMAND_MODULES:
+        if name != "perf-analyzer":  # takes its arguments unread
+            assert callable(parse(name, *minimal.get(name, [])).run)
+
+
+def test_parsing_build_imports_neither_the_client_nor_the_tools() -> None:
+    """``build`` must run in the builder image, which has no client (aiohttp...): the registry imports
+    only the module of the command asked for (tests/unit/test_container_imports.py runs it there)."""
+    unwanted = ("yolo26_triton.client", "yolo26_triton.rollout", "yolo26_triton.tools", "aiohttp")
+    code = (
+        "import sys\nfrom yolo26_triton.cli.app import parser\nparser(['build'])\n"
+        f"print(sorted(m for m in sys.modules if m.startswith({unwanted!r})))"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert completed.stdout.strip() == "[]"
 
 
 def test_detect_arguments() -> None:
@@ -59,23 +78,23 @@ def test_detect_arguments() -> None:
 
 def test_flags_override_the_environment() -> None:
     environ = {"TRITON_PROTOCOL": "grpc", "TRITON_URL": "env:1", "TRITON_CONFIDENCE_THRESHOLD": "0.5"}
-    config = config_from_args(
+    config = client_config(
         parse("detect", "a.jpg", "--url", "flag:2", "--conf", "0.1", "--model", "yolo26"), environ
     )
     assert (config.url, config.confidence_threshold, config.model) == ("flag:2", 0.1, "yolo26")
-    assert config_from_args(parse("health"), environ).url == "env:1"
+    assert client_config(parse("health"), environ).url == "env:1"
 
 
 def test_url_follows_the_protocol() -> None:
-    config = config_from_args(parse("health", "--protocol", "http", "--url", "web:8000"), {})
+    config = client_config(parse("health", "--protocol", "http", "--url", "web:8000"), {})
     assert (config.protocol, config.http_url, config.url) == ("http", "web:8000", "localhost:8001")
-    from_env = config_from_args(parse("health", "--url", "web:8000"), {"TRITON_PROTOCOL": "http"})
+    from_env = client_config(parse("health", "--url", "web:8000"), {"TRITON_PROTOCOL": "http"})
     assert from_env.http_url == "web:8000"
 
 
 def test_bad_setting_exits_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("TRITON_TIMEOUT", "soon")
-    assert parse("health").func(parse("health")) == 2
+    assert main(["health"]) == ExitCode.USAGE
     assert "TRITON_TIMEOUT=soon" in capsys.readouterr().err
 
 
@@ -88,8 +107,12 @@ def test_collect_images(tmp_path: Path) -> None:
     explicit = tmp_path / "scan.bin"
     explicit.write_bytes(b"x")
     assert collect_images([explicit, folder]) == [explicit, folder / "A.JPEG", folder / "b.jpg"]
-    with pytest.raises(FileNotFoundError, match="missing"):
+    with pytest.raises(ToolInputError, match="missing"):
         collect_images([tmp_path / "missing"])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ToolInputError, match=r"no \.jpg or \.jpeg files"):
+        collect_images([empty])
 
 
 def test_format_table() -> None:
@@ -117,8 +140,7 @@ def test_progress_bar_only_on_a_terminal_and_for_more_than_five_files() -> None:
 def test_health_exits_1_without_a_server(
     protocol: str, no_server: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = parse("health", "--protocol", protocol)
-    assert args.func(args) == 1
+    assert main(["health", "--protocol", protocol]) == 1
     assert capsys.readouterr().out.startswith(f"unhealthy: {protocol}://{no_server}")
 
 
@@ -126,8 +148,7 @@ def test_health_exits_1_without_a_server(
 def test_management_commands_exit_1_without_a_server(
     command: str, no_server: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = parse(command)
-    assert args.func(args) == 1
+    assert main([command]) == 1
     assert "ServerUnavailableError" in capsys.readouterr().err
 
 
@@ -135,8 +156,7 @@ def test_detect_reports_each_failed_file_as_json(
     tmp_path: Path, no_server: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     images = [write_jpeg(tmp_path / f"{n}.jpg") for n in range(3)]
-    args = parse("detect", str(tmp_path), "--json")
-    assert args.func(args) == 1
+    assert main(["detect", str(tmp_path), "--json"]) == 1
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [record["file"] for record in records] == [str(path) for path in images]
     assert {record["error"]["type"] for record in records} == {"ServerUnavailableError"}
@@ -146,23 +166,16 @@ def test_detect_table_mode_reports_errors_on_stderr(
     tmp_path: Path, no_server: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     image = write_jpeg(tmp_path / "one.jpg")
-    args = parse("detect", str(image))
-    assert args.func(args) == 1
+    assert main(["detect", str(image)]) == 1
     captured = capsys.readouterr()
     assert captured.out == ""
     assert f"error: {image}: ServerUnavailableError" in captured.err
 
 
 def test_detect_without_images_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = parse("detect", str(tmp_path))
-    assert args.func(args) == 2
+    assert main(["detect", str(tmp_path)]) == 2
     assert "no .jpg or .jpeg files" in capsys.readouterr().err
-    missing = parse("detect", str(tmp_path / "absent.jpg"))
-    assert missing.func(missing) == 2
-
-
-def test_module_exposes_register_for_the_main_cli() -> None:
-    assert cli_client.register is register
+    assert main(["detect", str(tmp_path / "absent.jpg")]) == 2
 
 
 def detection_result(untrained: bool) -> RolloutResult:
@@ -201,7 +214,7 @@ PATHS = [Path("a.jpg"), Path("b.jpg"), Path("c.jpg")]
 
 
 def test_report_as_table(capsys: pytest.CaptureFixture[str]) -> None:
-    report(PATHS, OUTCOMES, as_json=False)
+    print_detections(PATHS, OUTCOMES, as_json=False)
     captured = capsys.readouterr()
     assert captured.out.splitlines() == [
         "FILE   BACKEND  VERSION  CLASS  CONF  X1  Y1  X2  Y2",
@@ -212,7 +225,7 @@ def test_report_as_table(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_report_as_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
-    report(PATHS, OUTCOMES, as_json=True)
+    print_detections(PATHS, OUTCOMES, as_json=True)
     first, second, third = (json.loads(line) for line in capsys.readouterr().out.splitlines())
     assert first == {
         "file": "a.jpg",
@@ -234,7 +247,7 @@ def test_report_as_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_report_warns_once_about_an_untrained_model(capsys: pytest.CaptureFixture[str]) -> None:
-    report(PATHS[:2], [detection_result(untrained=True)] * 2, as_json=True)
+    print_detections(PATHS[:2], [detection_result(untrained=True)] * 2, as_json=True)
     warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
     assert warnings == [
         "warning: the boxes come from an UNTRAINED model (source: yolo26n.yaml); they are not meaningful"
@@ -254,7 +267,7 @@ def test_fallback_and_shadow_comparison_in_json_lines(capsys: pytest.CaptureFixt
             dataclasses.replace(base, fallback="circuit_open"),
         ]
 
-    report(PATHS, asyncio.run(records()), as_json=True)
+    print_detections(PATHS, asyncio.run(records()), as_json=True)
     compared, failed, fallback = (json.loads(line) for line in capsys.readouterr().out.splitlines())
     assert compared["shadow"] == {
         "status": "compared",
@@ -281,7 +294,7 @@ def test_detect_talks_to_triton_unless_triton_enabled_says_otherwise() -> None:
     assert not rollout_config(triton, {"TRITON_ENABLED": "false"}).triton.enabled
     shadowing = rollout_config(triton, {"TRITON_ROLLOUT_PERCENT": "0", "TRITON_SHADOW": "true"})
     assert (shadowing.rollout_percent, shadowing.shadow) == (0.0, True)
-    with pytest.raises(ValueError, match="TRITON_ROLLOUT_PERCENT=200"):
+    with pytest.raises(UsageError, match="TRITON_ROLLOUT_PERCENT=200"):
         rollout_config(triton, {"TRITON_ROLLOUT_PERCENT": "200"})
 
 
@@ -291,10 +304,9 @@ def test_detect_exits_2_on_bad_rollout_settings(
     image = write_jpeg(tmp_path / "one.jpg")
     monkeypatch.setenv("TRITON_ENABLED", "false")
     monkeypatch.setenv("YOLO_WEIGHTS", str(tmp_path / "absent.pt"))
-    args = parse("detect", str(image))
-    assert args.func(args) == 2
+    assert main(["detect", str(image)]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith(f"error: YOLO_WEIGHTS={tmp_path / 'absent.pt'}: cannot load")
     monkeypatch.setenv("YOLO_LETTERBOX", "stretch")
-    assert args.func(args) == 2
+    assert main(["detect", str(image)]) == 2
     assert "YOLO_LETTERBOX=stretch" in capsys.readouterr().err
