@@ -14,7 +14,7 @@ from .link import RATE, LinkProbe
 from .systems import SERVER
 from .targets import LINK, LOOPBACK, Network, Results, Target, ratio, targets
 
-NOTES_LINK = "../docs/performance-notes.md"
+NOTES_LINK = "../docs/performance.md#reading-a-run"
 """Where RESULTS.md (written into ``benchmarks/``) sends its reader for what every run shares."""
 
 
@@ -227,7 +227,7 @@ def render(
         "## Notes",
         "",
         "How to read a run (c's detector, the order of the measurements, a busy machine): "
-        f"[{NOTES_LINK.removeprefix('../')}]({NOTES_LINK}).",
+        f"[docs/performance.md, Reading a run]({NOTES_LINK}).",
         "",
     ]
     return "\n".join(lines)
