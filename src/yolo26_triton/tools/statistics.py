@@ -1,10 +1,13 @@
 """The figures of a measurement: percentiles of latencies, and the server's statistics over a window.
 
-One definition of a percentile for the whole project (the benchmarks, ``compare`` and ``perf``):
-linear interpolation between the two nearest samples, NumPy's default (``method="linear"``), so that
-a p50 is the median. Server-side times come from Triton's statistics extension through
-:meth:`yolo26_triton.client.TritonClient.statistics`, read before and after a window
-(:func:`step_times`).
+One definition of a percentile for the whole project (the benchmarks' latencies and medians,
+``compare``'s median and p90): linear interpolation between the two nearest samples, NumPy's default
+(``method="linear"``), so that a p50 is the median. (``perf`` reports perf_analyzer's own figures;
+``scripts/soak.py`` computes none; ``benchmarks/gpu_device.py``, which imports nothing of the package,
+takes the same median from :func:`statistics.median`.)
+
+Server-side times come from Triton's statistics extension through
+:meth:`yolo26_triton.client.TritonClient.statistics`, read before and after a window (:func:`step_times`).
 """
 
 from __future__ import annotations
