@@ -6,7 +6,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test lint bench bench-test
 
 # Two distributions of one checkout: client/ (what backend teams install alone) and the server side.
 $(STAMP): pyproject.toml client/pyproject.toml
@@ -28,6 +28,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+
+# The benchmarks' own logic without a server (benchmarks/tests; tests/ never imports benchmarks).
+bench-test: $(STAMP)
+	$(BIN)/python -m pytest benchmarks/tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check src client tests model_repository scripts benchmarks

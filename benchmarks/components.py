@@ -29,8 +29,9 @@ import numpy as np
 from yolo26_triton.ops.onnx_detector import OnnxDetector
 from yolo26_triton.ops.preprocess import BatchPreprocessor
 from yolo26_triton.tools.images import sample_images
+from yolo26_triton.tools.statistics import percentile
 
-from .report import load_average, machine_facts
+from .machine import load_average, machine_facts
 from .systems import prepare_repository
 
 HERE = Path(__file__).resolve().parent
@@ -109,8 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "|---|---:|---:|",
     ]
     for name, (images, _) in variants.items():
-        wall = float(np.median([w for w, _ in samples[name]])) / images
-        cpu = float(np.median([c for _, c in samples[name]])) / images
+        wall = percentile([w for w, _ in samples[name]], 50) / images
+        cpu = percentile([c for _, c in samples[name]], 50) / images
         lines.append(f"| {name} | {wall:.2f} | {cpu:.2f} |")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "COMPONENTS.md").write_text("\n".join(lines) + "\n")

@@ -1,8 +1,9 @@
 """Edits of model configurations on a COPY of a model repository (benchmarks and tuning only).
 
-The configs are parsed as Triton ``ModelConfig`` protobufs (``tritonclient``'s copy of
-``model_config.proto``) and written back in text format, so an edit cannot produce a config that
-Triton would misread. Comments of the edited file are lost: never point these at ``model_repository/``.
+Each edit is a function of Triton's ``ModelConfig`` protobuf, applied with
+:func:`yolo26_triton.export.repository.edit_config` to the file that
+:func:`yolo26_triton.export.repository.config_path` names. Comments of the edited file are lost:
+never point these at ``model_repository/``.
 """
 
 from __future__ import annotations
@@ -13,28 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
-from yolo26_triton.export.repository import read_config
-
 ModelConfig = Any  # model_config_pb2.ModelConfig (generated, untyped)
+ConfigEdit = Callable[[ModelConfig], None]
 CPU_MODELS = ("preprocess", "yolo26", "postprocess")
-
-
-def config_path(repository: Path, model: str, profile: str = "cpu") -> Path:
-    """The file Triton loads for ``model`` under ``profile`` (a model without ``configs/cpu.pbtxt``,
-    such as the ensemble, uses its ``config.pbtxt`` in both)."""
-    folder = repository / model
-    cpu = folder / "configs" / "cpu.pbtxt"
-    return cpu if profile == "cpu" and cpu.exists() else folder / "config.pbtxt"
-
-
-def edit_config(path: Path, change: Callable[[ModelConfig], None]) -> None:
-    """Applies ``change`` to the configuration in ``path`` and writes it back."""
-    config = read_config(path)
-    change(config)
-    path.write_text(text_format.MessageToString(config))
 
 
 def copy_repository(source: Path, target: Path) -> Path:
@@ -43,7 +27,7 @@ def copy_repository(source: Path, target: Path) -> Path:
     return target
 
 
-def set_queue_delay(delay_us: int, preferred: tuple[int, ...] = ()) -> Callable[[ModelConfig], None]:
+def set_queue_delay(delay_us: int, preferred: tuple[int, ...] = ()) -> ConfigEdit:
     """Dynamic batching with ``max_queue_delay_microseconds = delay_us`` and ``preferred_batch_size``."""
 
     def change(config: ModelConfig) -> None:
@@ -54,7 +38,7 @@ def set_queue_delay(delay_us: int, preferred: tuple[int, ...] = ()) -> Callable[
     return change
 
 
-def set_instances(count: int) -> Callable[[ModelConfig], None]:
+def set_instances(count: int) -> ConfigEdit:
     """``instance_group [ { count: count, kind: KIND_CPU } ]``."""
 
     def change(config: ModelConfig) -> None:
@@ -66,7 +50,7 @@ def set_instances(count: int) -> Callable[[ModelConfig], None]:
     return change
 
 
-def set_parameter(key: str, value: str) -> Callable[[ModelConfig], None]:
+def set_parameter(key: str, value: str) -> ConfigEdit:
     """``parameters { key: key value: { string_value: value } }``."""
 
     def change(config: ModelConfig) -> None:
@@ -75,7 +59,7 @@ def set_parameter(key: str, value: str) -> Callable[[ModelConfig], None]:
     return change
 
 
-def without_step(model: str, input_name: str) -> Callable[[ModelConfig], None]:
+def without_step(model: str, input_name: str) -> ConfigEdit:
     """An ensemble without its ``model`` step: the next step reads the ensemble input ``input_name``
     instead of that step's output (to measure what one step costs; never for serving)."""
 
@@ -111,8 +95,34 @@ def ultralytics_metadata(names: tuple[str, ...], image_size: int) -> dict[str, A
     }
 
 
-def set_ultralytics_metadata(metadata: dict[str, Any]) -> Callable[[ModelConfig], None]:
+def set_ultralytics_metadata(metadata: dict[str, Any]) -> ConfigEdit:
     """The ``metadata`` parameter as Ultralytics reads it: ``ast.literal_eval`` of a dict literal."""
     text = repr(metadata)
     assert ast.literal_eval(text) == metadata
     return set_parameter("metadata", text)
+
+
+def detector_priority(priority: int) -> ConfigEdit:
+    """The model instances' rate-limiter priority (a larger value: fewer chances)."""
+
+    def change(config: ModelConfig) -> None:
+        for group in config.instance_group:
+            group.rate_limiter.priority = priority
+
+    return change
+
+
+def per_device_resource(config: ModelConfig) -> None:
+    """The rate limiter's resources (the detector slots) per device instead of machine-wide."""
+    for group in config.instance_group:
+        for resource in group.rate_limiter.resources:
+            setattr(resource, "global", False)  # `global` is a Python keyword
+
+
+def queue_limit(size: int) -> ConfigEdit:
+    """Refuses requests beyond ``size`` waiting in the model's queue."""
+
+    def change(config: ModelConfig) -> None:
+        config.dynamic_batching.default_queue_policy.max_queue_size = size
+
+    return change

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
+from yolo26_triton.tools.statistics import percentile
 
 CpuClock = Callable[[], float]
 """CPU seconds consumed so far by something (a process, a process tree)."""
@@ -81,12 +81,18 @@ def summarize(
     cpu_s: Mapping[str, float] | None = None,
 ) -> Measurement:
     """A :class:`Measurement` from the latencies (seconds) of the requests in the window."""
-    values = np.asarray(latencies, dtype=np.float64) * 1000.0
-    p50, p99 = (float(np.percentile(values, q)) for q in (50, 99)) if values.size else (0.0, 0.0)
-    return Measurement(system, concurrency, int(values.size), seconds, p50, p99, errors, dict(cpu_s or {}))
+    milliseconds = [latency * 1000.0 for latency in latencies]
+    p50, p99 = (percentile(milliseconds, q) for q in (50, 99)) if milliseconds else (0.0, 0.0)
+    return Measurement(system, concurrency, len(milliseconds), seconds, p50, p99, errors, dict(cpu_s or {}))
 
 
-class _Window:
+class Window:
+    """The measurement window of one level: what ended inside it, and the CPU clocks at its edges.
+
+    Times are :func:`time.perf_counter` seconds. A request counts when it ends inside
+    ``[start, end]``: its latency when it succeeded, an error otherwise.
+    """
+
     def __init__(self, warmup_s: float, duration_s: float, cpu_clocks: Mapping[str, CpuClock] | None) -> None:
         self.warmup_s, self.duration_s = warmup_s, duration_s
         self.clocks = dict(cpu_clocks) if cpu_clocks is not None else {CLIENT: time.process_time}
@@ -97,9 +103,10 @@ class _Window:
         self._readings: dict[str, list[float]] = {name: [] for name in self.clocks}
         self._sampler: threading.Thread | None = None
 
-    def open(self) -> None:
-        """Starts the warm-up now; the CPU clocks are read when the window opens and closes."""
-        self.start = time.perf_counter() + self.warmup_s
+    def open(self, now: float | None = None) -> None:
+        """Starts the warm-up at ``now`` (default: now); a thread reads the CPU clocks when the window
+        opens and when it closes."""
+        self.start = (time.perf_counter() if now is None else now) + self.warmup_s
         self.end = self.start + self.duration_s
         self._sampler = threading.Thread(target=self._sample, daemon=True, name="cpu-clocks")
         self._sampler.start()
@@ -117,6 +124,7 @@ class _Window:
         return {name: values[1] - values[0] for name, values in self._readings.items() if len(values) == 2}
 
     def record(self, began: float, ended: float, ok: bool) -> None:
+        """Counts one request that ran from ``began`` to ``ended``, if it ended inside the window."""
         if self.start <= ended <= self.end:
             with self.lock:
                 if ok:
@@ -142,7 +150,7 @@ def run_threads(
     ``setup``): objects bound to their thread, such as a gevent-based HTTP client, are made there.
     The warm-up starts once every thread has its state.
     """
-    window = _Window(warmup_s, duration_s, cpu_clocks)
+    window = Window(warmup_s, duration_s, cpu_clocks)
     ready = threading.Barrier(concurrency, action=window.open)
 
     failures: list[BaseException] = []
@@ -190,7 +198,7 @@ async def run_async(
     cpu_clocks: Mapping[str, CpuClock] | None = None,
 ) -> Measurement:
     """``concurrency`` tasks on this event loop, each awaiting ``call(image)`` in a loop."""
-    window = _Window(warmup_s, duration_s, cpu_clocks)
+    window = Window(warmup_s, duration_s, cpu_clocks)
     window.open()
 
     async def worker(index: int) -> None:

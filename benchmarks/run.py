@@ -37,36 +37,23 @@ from yolo26_triton.cli.arguments import concurrency_levels as parse_concurrency
 from yolo26_triton.ops.metadata import METADATA_FILENAME, DetectorMetadata
 from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
 from yolo26_triton.tools.images import sample_images
+from yolo26_triton.tools.statistics import StepTimes
 
 from .harness import Measurement
 from .link import LinkRun, measure_over_link
-from .report import LINK, LOOPBACK, Results, load_average, machine_facts, render, targets
+from .machine import conditions, load_average, machine_facts
+from .report import render
 from .systems import (
     SYSTEMS,
-    StepTimes,
     measure_in_process,
     measure_served,
     prepare_repository,
     print_progress,
     thread_budget,
 )
+from .targets import LINK, LOOPBACK, Results, targets
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-
-NOTES = """\
-- c's detector: Ultralytics' client casts its FP32 0..1 tensor to whatever type the served model
-  declares, so it cannot call `yolo26`, whose input the build made UINT8 (the graph divides by 255
-  itself: 1.2 MB instead of 4.9 MB per image between preprocess and the detector). The benchmark
-  serves what an Ultralytics user deploys: the same exported graph with its FP32 input
-  (`ultralytics_yolo26`, `yolo26_triton.export.image_input.float_input_copy`), with `yolo26`'s CPU config
-  (instances, threads, batching, detector slots) and the `metadata` parameter that the client reads
-  (class names, stride 32, imgsz [640, 640]; the ONNX file's `args: {'dynamic': True}` would make it
-  send 640x480 rectangles that the fixed input rejects). Only the input's type differs.
-- Loopback: a and c run against one server on the same cores as their clients; b runs after the
-  server has stopped. Link: a fresh server inside the namespace, then a and c.
-- A busy machine (see the load averages and the conditions line) moves every figure; the ratios of
-  one run are what the targets compare."""
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -92,14 +79,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--keep", type=Path, help="also copy the served repository here (for inspection)")
     return parser.parse_args(argv)
-
-
-def conditions() -> str:
-    """Cores and load, for the reader to judge how quiet the machine was."""
-    return (
-        f"{os.cpu_count()} cores (this process may use {len(os.sched_getaffinity(0))}), "
-        f"load average {load_average()} when it started"
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -185,7 +164,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         levels=levels,
         context=context,
         facts=facts,
-        notes=NOTES,
     )
     (args.out / "RESULTS.md").write_text(report)
     results = Results.of(loopback, link_measurements)

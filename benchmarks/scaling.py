@@ -35,11 +35,12 @@ from pathlib import Path
 from yolo26_triton.cli.arguments import concurrency_levels as parse_concurrency
 from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
 from yolo26_triton.tools.images import sample_images
+from yolo26_triton.tools.statistics import StepTimes
 
 from .harness import Measurement
-from .report import load_average, machine_facts
+from .machine import load_average, machine_facts
 from .run import HERE
-from .systems import StepTimes, measure_triton, prepare_repository
+from .systems import measure_triton, prepare_repository
 
 DETECTOR = "yolo26"
 

@@ -17,28 +17,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import shutil
-import urllib.request
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from tritonclient.grpc import model_config_pb2
 
 from yolo26_triton.client import TritonClient, TritonConfig
-from yolo26_triton.contract import ENTRY_POINT
 from yolo26_triton.export.image_input import float_input_copy
-from yolo26_triton.export.repository import read_config, write_config
+from yolo26_triton.export.repository import config_path, read_config, write_config
 from yolo26_triton.ops.metadata import METADATA_FILENAME, DetectorMetadata
 from yolo26_triton.serving.launcher import DEFAULT_REPOSITORY, ServerOptions
+from yolo26_triton.tools.statistics import StepTimes, step_times
 
-from .configs import config_path, copy_repository, set_ultralytics_metadata, ultralytics_metadata
+from .configs import copy_repository, set_ultralytics_metadata, ultralytics_metadata
 from .harness import CLIENT, CpuClock, Measurement, process_tree_cpu_s, run_async, run_threads
 
-STEP_MODELS = ("validate", "preprocess", "yolo26", "postprocess")
-ENSEMBLE = ENTRY_POINT
 ULTRALYTICS_DETECTOR = "ultralytics_yolo26"
 """c's model: ``yolo26``'s graph with its FP32 input back, served with ``yolo26``'s CPU config."""
 SERVER = "server"
@@ -123,63 +118,14 @@ def thread_budget(repository: Path) -> tuple[int, int]:
 # ---------------------------------------------------------------------------------------- statistics
 
 
-@dataclass(frozen=True)
-class StepTimes:
-    """One model's share of a measurement, from the statistics extension (deltas)."""
-
-    model: str
-    requests: int
-    executions: int
-    queue_ms: float
-    compute_input_ms: float
-    compute_infer_ms: float
-    compute_output_ms: float
-
-    @property
-    def average_batch(self) -> float:
-        """Requests per execution."""
-        return self.requests / self.executions if self.executions else 0.0
-
-
-def model_statistics(http_url: str, model: str) -> dict[str, Any]:
-    """``GET /v2/models/<model>/stats`` (loopback)."""
-    with urllib.request.urlopen(f"http://{http_url}/v2/models/{model}/stats", timeout=10) as response:
-        reply: dict[str, Any] = json.load(response)
-    return dict(reply["model_stats"][0])
-
-
-def _counter(stats: dict[str, Any], name: str) -> tuple[int, int]:
-    entry = stats.get("inference_stats", {}).get(name, {})
-    return int(entry.get("count", 0)), int(entry.get("ns", 0))
-
-
-def step_times(before: dict[str, Any], after: dict[str, Any], model: str) -> StepTimes:
-    """Per-request averages between two snapshots of one model's statistics."""
-    requests = _counter(after, "success")[0] - _counter(before, "success")[0]
-    executions = int(after.get("execution_count", 0)) - int(before.get("execution_count", 0))
-
-    def per_request(name: str) -> float:
-        nanoseconds = _counter(after, name)[1] - _counter(before, name)[1]
-        return nanoseconds / 1e6 / requests if requests else 0.0
-
-    return StepTimes(
-        model=model,
-        requests=requests,
-        executions=executions,
-        queue_ms=per_request("queue"),
-        compute_input_ms=per_request("compute_input"),
-        compute_infer_ms=per_request("compute_infer"),
-        compute_output_ms=per_request("compute_output"),
-    )
-
-
-@contextlib.contextmanager
-def statistics_window(http_url: str, into: list[StepTimes], models: Sequence[str]) -> Iterator[None]:
-    """Collects each model's :class:`StepTimes` over the ``with`` block."""
-    before = {model: model_statistics(http_url, model) for model in models}
+@contextlib.asynccontextmanager
+async def statistics_window(client: TritonClient, into: list[StepTimes]) -> AsyncIterator[None]:
+    """Collects the :class:`StepTimes` of ``client``'s model and of its ensemble steps over the block
+    (the client's :meth:`~yolo26_triton.client.TritonClient.statistics`, read before and after)."""
+    before = await client.statistics(client.config.model)
     yield
-    after = {model: model_statistics(http_url, model) for model in models}
-    into.extend(step_times(before[model], after[model], model) for model in models)
+    after = await client.statistics(client.config.model)
+    into.extend(step_times(first, last) for first, last in zip(before, after, strict=True))
 
 
 # ---------------------------------------------------------------------------------------- systems
@@ -226,7 +172,7 @@ def measure_triton(
                 await client.detect(image)
             for level in levels:
                 steps: list[StepTimes] = []
-                with statistics_window(options.http_url, steps, (ENSEMBLE, *STEP_MODELS)):
+                async with statistics_window(client, steps):
                     results.append(
                         await run_async(
                             "triton",

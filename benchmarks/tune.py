@@ -22,32 +22,32 @@ import shlex
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
 from yolo26_triton.cli.arguments import concurrency_levels as parse_concurrency
 from yolo26_triton.contract import ENTRY_POINT
+from yolo26_triton.export.repository import config_path, edit_config
 from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
 from yolo26_triton.tools.images import sample_images
+from yolo26_triton.tools.statistics import StepTimes
 
 from .configs import (
     CPU_MODELS,
-    ModelConfig,
-    config_path,
+    ConfigEdit,
     copy_repository,
-    edit_config,
     set_instances,
     set_parameter,
     set_queue_delay,
     without_step,
 )
 from .harness import Measurement
-from .report import load_average, machine_facts
+from .machine import load_average, machine_facts
 from .run import HERE
-from .systems import SERVER, StepTimes, measure_triton, prepare_repository, print_progress
+from .systems import SERVER, measure_triton, prepare_repository, print_progress
 
-Edit = tuple[str, Callable[[ModelConfig], None]]
+Edit = tuple[str, ConfigEdit]
 """(model, change) applied to that model's CPU config."""
 
 NO_ALONE = ("yolo26", set_parameter("alone_intra_op_num_threads", "0"))

@@ -24,6 +24,11 @@ def photo() -> Image.Image:
         return image.convert("RGB")
 
 
+def small_photo() -> bytes:
+    """bus.jpg at 160x120: cheap to decode, so a flood of it loads the detector more than the decoder."""
+    return encode(photo().resize((160, 120)))
+
+
 def unusual_jpegs() -> dict[str, bytes]:
     """Valid JPEGs the server must accept."""
     image = photo()

@@ -26,6 +26,13 @@ from yolo26_triton.export.builder import untrained_model
 
 from .sample_images import SAMPLE_IMAGES
 
+CONF = 0.45
+"""Above this the fixture model keeps fewer than 300 boxes per sample image after NMS, so no box
+sits at the max_det cut, where scores that differ by 1e-4 between two letterbox resizes could swap
+the last place."""
+SCORE_TOLERANCE = 0.01
+"""Scores of one box differ by up to 0.005 between the two pipelines: DALI (float) and OpenCV
+(fixed point) resize to within one grey level, and the fixture's scaled classifier amplifies it."""
 FEATURE_DAMPING = 0.9
 CLASSIFICATION_WEIGHT_SCALE = 8.0
 CLASSIFICATION_BIAS = -2.0

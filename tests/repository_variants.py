@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tritonclient.grpc import model_config_pb2
 
-from benchmarks.configs import edit_config
+from yolo26_triton.export.repository import edit_config
 
 ConfigEdit = Callable[[model_config_pb2.ModelConfig], None]
 

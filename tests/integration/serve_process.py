@@ -1,16 +1,21 @@
-"""``triton-detect serve`` as a user runs it: a subprocess on free ports, its output in a file."""
+"""``triton-detect serve`` as a user runs it (a subprocess on free ports, its output in a file), and a
+crash of one of a server's stub processes."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from yolo26_triton.serving.launcher import child_processes, free_port
+from yolo26_triton.serving.launcher import STUB_NAME, child_processes, free_port
 
 READY_MARK = "triton-detect: ready:"
+TRITON_DETECT = [sys.executable, "-m", "yolo26_triton.cli"]
+"""``triton-detect`` of this environment."""
 
 
 @dataclass
@@ -47,9 +52,7 @@ def start_serve(repository: Path, output: Path) -> ServeProcess:
     """Starts ``triton-detect serve`` on three free loopback ports."""
     http, grpc, metrics = (free_port() for _ in range(3))
     command = [
-        sys.executable,
-        "-m",
-        "yolo26_triton.cli",
+        *TRITON_DETECT,
         "serve",
         "--repository",
         str(repository),
@@ -60,3 +63,13 @@ def start_serve(repository: Path, output: Path) -> ServeProcess:
     with output.open("w") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
     return ServeProcess(process=process, output=output, grpc_port=grpc, http_port=http)
+
+
+def kill_stub(server_pid: int, model: str) -> None:
+    """SIGKILLs one stub process of ``model`` (the first instance), as a crash would."""
+    stubs = [
+        pid
+        for pid in child_processes(server_pid, command_part=STUB_NAME)
+        if f"/{model}/" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    ]
+    os.kill(min(stubs), signal.SIGKILL)

@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,10 +17,9 @@ from yolo26_triton.serving.launcher import EmbeddedServer, free_port
 
 from ..conftest import ADMIN_KEY
 from ..sample_images import SAMPLE_IMAGES
-from .serve_process import start_serve
+from .serve_process import TRITON_DETECT, start_serve
 
 pytestmark = pytest.mark.integration
-TRITON_DETECT = [sys.executable, "-m", "yolo26_triton.cli"]
 
 
 def test_serve_prints_ready_and_stops_cleanly_on_sigterm(repository: Path, tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ import pytest
 from yolo26_triton.cli.app import main as triton_detect
 from yolo26_triton.serving.launcher import EmbeddedServer
 
+from ..model_fixture import CONF, SCORE_TOLERANCE
 from ..sample_images import SAMPLE_IMAGES
-from .test_ensemble import CONF, SCORE_TOLERANCE
 
 pytestmark = pytest.mark.integration
 

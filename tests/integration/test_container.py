@@ -27,7 +27,7 @@ from yolo26_triton.contract import ENTRY_POINT
 from yolo26_triton.serving.launcher import free_port
 
 from ..sample_images import SAMPLE_IMAGES
-from .test_reliability import HEALTHCHECK_REQUEST
+from .server_calls import HEALTHCHECK_REQUEST
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

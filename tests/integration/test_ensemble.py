@@ -8,47 +8,20 @@ from typing import Any
 
 import numpy as np
 import pytest
-import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 from ultralytics import YOLO
 
-from yolo26_triton.contract import ENTRY_POINT
 from yolo26_triton.export.builder import BuildResult
 from yolo26_triton.export.image_input import float_input_copy
 from yolo26_triton.serving.launcher import EmbeddedServer
 
 from ..jpeg_variants import undecodable_jpeg
+from ..model_fixture import CONF, SCORE_TOLERANCE
 from ..sample_images import SAMPLE_IMAGES
+from .server_calls import infer
 
 pytestmark = pytest.mark.integration
-OUTPUTS = ("BOXES", "SCORES", "CLASS_IDS", "CLASS_NAMES", "MODEL_INFO")
-PROTOCOLS = {"http": httpclient, "grpc": grpcclient}
-CONF = 0.45
-"""Above this the fixture model keeps fewer than 300 boxes per sample image after NMS, so no box
-sits at the max_det cut, where scores that differ by 1e-4 between two letterbox resizes could swap
-the last place."""
-
-
-def infer(server: EmbeddedServer, protocol: str, image: bytes, **parameters: Any) -> dict[str, np.ndarray]:
-    """One detect_ensemble request with tritonclient's plain synchronous API."""
-    module = PROTOCOLS[protocol]
-    url = server.options.http_url if protocol == "http" else server.options.grpc_url
-    client = module.InferenceServerClient(url)
-    try:
-        data = np.frombuffer(image, dtype=np.uint8)[None]
-        tensor = module.InferInput("IMAGE", list(data.shape), "UINT8")
-        tensor.set_data_from_numpy(data)
-        outputs = [module.InferRequestedOutput(name) for name in OUTPUTS]
-        result = client.infer(ENTRY_POINT, [tensor], outputs=outputs, parameters=parameters or None)
-        return {name: result.as_numpy(name)[0] for name in OUTPUTS}
-    finally:
-        client.close()
-
-
-SCORE_TOLERANCE = 0.01
-"""Scores of one box differ by up to 0.005 between the two pipelines: DALI (float) and OpenCV
-(fixed point) resize to within one grey level, and the fixture's scaled classifier amplifies it."""
 
 
 def unmatched_reference_boxes(ours: dict[str, np.ndarray], reference: Any) -> list[int]:

@@ -35,7 +35,7 @@ from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions, free_p
 
 from ..front import FRONT_CONFIG, FRONT_DIR, haproxy_binary
 from ..sample_images import SAMPLE_IMAGES
-from .test_ensemble import OUTPUTS
+from .server_calls import OUTPUTS
 
 pytestmark = pytest.mark.integration
 INFER_PATH = "/v2/models/detect_ensemble/infer"

@@ -14,7 +14,7 @@ from yolo26_triton.serving.launcher import EmbeddedServer
 
 from ..deploy_files import adapter_rule, adapter_series, rules
 from ..sample_images import SAMPLE_IMAGES
-from .test_ensemble import infer
+from .server_calls import infer
 
 pytestmark = pytest.mark.integration
 DASHBOARD = Path(__file__).resolve().parents[2] / "monitoring" / "grafana" / "dashboards" / "triton.json"

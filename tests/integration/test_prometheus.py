@@ -29,8 +29,8 @@ from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
 from ..deploy_files import container, find, hpa_expression, hpa_target, render
 from ..prometheus_process import RULES, SCRAPE_JOB, LocalPrometheus, rules_with_short_for
 from ..sample_images import SAMPLE_IMAGES
-from .test_ensemble import infer
-from .test_reliability import client_config, kill_stub
+from .serve_process import kill_stub
+from .server_calls import client_config, infer
 
 pytestmark = pytest.mark.integration
 LOAD_CLIENTS = 8

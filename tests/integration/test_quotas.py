@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.quotas import executions, most_at_once, small_jpeg, traced_requests, tracing_args
 from yolo26_triton.client import (
     DetectionResult,
     ServerUnavailableError,
@@ -27,10 +26,13 @@ from yolo26_triton.client import (
     TritonError,
 )
 from yolo26_triton.contract import ENTRY_POINT
+from yolo26_triton.export.repository import edit_config
 from yolo26_triton.serving.launcher import DEFAULT_DETECTOR_SLOTS, EmbeddedServer, ServerOptions
+from yolo26_triton.serving.trace import executions, most_at_once, read_trace, trace_file_args
 
 from ..conftest import END_TO_END_ENTRY_POINT, END_TO_END_MODEL, SECOND_VERSION
-from ..repository_variants import edit_config, queue_limit
+from ..jpeg_variants import small_photo
+from ..repository_variants import queue_limit
 from ..sample_images import SAMPLE_IMAGES
 
 pytestmark = pytest.mark.integration
@@ -58,12 +60,12 @@ def test_a_flood_on_one_detector_cannot_starve_the_other(
     shutil.copytree(multi_model_repository, served, ignore=without_second_version)
     edit_config(served / END_TO_END_MODEL / "configs" / "cpu.pbtxt", queue_limit(FLOOD_QUEUE))
     trace_file = tmp_path / "trace.json"  # written when the server stops
-    options = ServerOptions.on_free_ports(repository=served, extra_args=tracing_args(trace_file))
+    options = ServerOptions.on_free_ports(repository=served, extra_args=trace_file_args(trace_file))
     assert options.rate_limit_args == [
         "--rate-limit=execution_count",
         f"--rate-limit-resource=detector_slots:{SLOTS}",
     ]
-    light_image, flood_image = SAMPLE_IMAGES[0].read_bytes(), small_jpeg(SAMPLE_IMAGES[0])
+    light_image, flood_image = SAMPLE_IMAGES[0].read_bytes(), small_photo()
 
     flood: list[DetectionResult | TritonError] = []
     light: list[DetectionResult | TritonError] = []
@@ -105,7 +107,7 @@ def test_a_flood_on_one_detector_cannot_starve_the_other(
 
     with (tmp_path / "server.log").open("w") as log, EmbeddedServer(options, log_file=log):
         asyncio.run(run())
-    requests = traced_requests(trace_file)  # complete once the server has stopped
+    requests = read_trace(trace_file).requests  # complete once the server has stopped
 
     runs = executions(requests, DETECTORS)
     flood_runs = [run for run in runs if run.model == END_TO_END_MODEL]

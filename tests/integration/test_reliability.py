@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import re
-import signal
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import cv2
@@ -22,48 +17,26 @@ from yolo26_triton.client import (
     InvalidInputError,
     ServerUnavailableError,
     TritonClient,
-    TritonConfig,
     TritonError,
 )
 from yolo26_triton.serving.launcher import (
-    STUB_NAME,
     EmbeddedServer,
     ServerOptions,
-    child_processes,
     processes_naming,
 )
 
 from ..jpeg_variants import bad_inputs, unusual_jpegs
+from ..model_fixture import CONF
 from ..repository_variants import hold_in_queue, repository_variant
 from ..sample_images import SAMPLE_IMAGES
-from .serve_process import start_serve
-from .test_ensemble import CONF, infer
+from .serve_process import kill_stub, start_serve
+from .server_calls import client_config, healthcheck_status, infer, inference_count
 
 pytestmark = pytest.mark.integration
 IN_FLIGHT = 4
 QUEUE_HOLD_S = 1.5
 RESTART_RETRIES = 20
 """Full-jitter backoff (0.1 s doubling, 5 s cap): 20 retries outlast a restart of a few seconds."""
-HEALTHCHECK_REQUEST = Path(__file__).resolve().parents[2] / "container" / "healthcheck-request.json"
-
-
-def client_config(server: EmbeddedServer, **overrides: object) -> TritonConfig:
-    return TritonConfig(url=server.options.grpc_url, http_url=server.options.http_url, **overrides)  # type: ignore[arg-type]
-
-
-def healthcheck_status(server: EmbeddedServer) -> int:
-    """What the compose healthcheck's curl sees: the status of a one-pixel JPEG through the ensemble."""
-    request = urllib.request.Request(
-        f"http://{server.options.http_url}/v2/models/detect_ensemble/infer",
-        data=HEALTHCHECK_REQUEST.read_bytes(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
 
 
 @pytest.mark.parametrize("name", sorted(bad_inputs()))
@@ -194,16 +167,6 @@ def test_server_killed_and_restarted_during_a_load_run(repository: Path, tmp_pat
     assert len(failures) <= IN_FLIGHT, failures
 
 
-def kill_stub(server_pid: int, model: str) -> None:
-    """SIGKILLs one stub process of ``model`` (the first instance), as a crash would."""
-    stubs = [
-        pid
-        for pid in child_processes(server_pid, command_part=STUB_NAME)
-        if f"/{model}/" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-    ]
-    os.kill(min(stubs), signal.SIGKILL)
-
-
 def test_crashed_stub_fails_the_healthcheck(repository: Path, tmp_path: Path) -> None:
     options = ServerOptions.on_free_ports(repository=repository)
     with (tmp_path / "server.log").open("w") as log, EmbeddedServer(options, log_file=log) as server:
@@ -237,14 +200,6 @@ def test_serve_exits_when_a_stub_dies(repository: Path, tmp_path: Path) -> None:
         serve.kill()
 
 
-def executions(server: EmbeddedServer, model: str) -> int:
-    """How many requests ``model`` has run (Triton's statistics)."""
-    url = f"http://{server.options.http_url}/v2/models/{model}/stats"
-    with urllib.request.urlopen(url, timeout=10) as response:
-        statistics = json.load(response)["model_stats"]
-    return sum(int(version["inference_count"]) for version in statistics)
-
-
 @pytest.mark.parametrize(
     ("parameters", "phrase"),
     [
@@ -257,9 +212,9 @@ def test_bad_parameters_are_refused_before_any_decode(
     server: EmbeddedServer, parameters: dict[str, object], phrase: str
 ) -> None:
     """Validate checks them first (hardening issue, finding 7): preprocess never runs."""
-    before = executions(server, "preprocess")
+    before = inference_count(server, "preprocess")
     with pytest.raises(InferenceServerException) as refused:
         infer(server, "grpc", SAMPLE_IMAGES[0].read_bytes(), **parameters)
     assert "INVALID_ARGUMENT" in str(refused.value.status())
     assert phrase in refused.value.message()
-    assert executions(server, "preprocess") == before
+    assert inference_count(server, "preprocess") == before

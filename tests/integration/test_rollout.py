@@ -24,10 +24,10 @@ from yolo26_triton.rollout.local import UltralyticsDetector, load_ultralytics, p
 from yolo26_triton.rollout.metrics import PREFIX, RolloutMetrics
 from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
 
+from ..model_fixture import CONF
 from ..prometheus_process import LocalPrometheus
 from ..prometheus_text import Samples, metrics_server, scrape, value
 from ..sample_images import SAMPLE_IMAGES
-from .test_ensemble import CONF
 
 pytestmark = pytest.mark.integration
 GRACE_HOPPER = SAMPLE_IMAGES[2].read_bytes()  # the smallest sample: the cheapest in-process prediction

@@ -23,15 +23,14 @@ from yolo26_triton.serving.launcher import TRACE_SERVICE_NAME, EmbeddedServer
 
 from ..otlp_receiver import OtlpReceiver, Span
 from ..sample_images import SAMPLE_IMAGES
-from .test_reliability import client_config
+from .server_calls import client_config
 
 pytestmark = pytest.mark.integration
-ENSEMBLE = ENTRY_POINT
 
 
 def ensemble_steps(server: EmbeddedServer) -> list[str]:
     """The composing models, read from the served ensemble's config."""
-    path = server.options.repository / ENSEMBLE / "config.pbtxt"
+    path = server.options.repository / ENTRY_POINT / "config.pbtxt"
     return [line.split('"')[1] for line in path.read_text().splitlines() if "model_name:" in line]
 
 
@@ -61,7 +60,7 @@ def test_one_request_is_one_trace_from_client_to_each_step(
     provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=otlp_receiver.url)))
 
     async def detect() -> int:
-        config = client_config(server, protocol=protocol, model=ENSEMBLE)
+        config = client_config(server, protocol=protocol, model=ENTRY_POINT)
         async with TritonClient(config, tracer_provider=provider) as client:
             with provider.get_tracer("test").start_as_current_span("caller") as caller:
                 await client.detect(SAMPLE_IMAGES[0].read_bytes())
@@ -83,10 +82,10 @@ def test_one_request_is_one_trace_from_client_to_each_step(
     caller = one(lambda s: s.name == "caller", "the caller's span")
     client = one(lambda s: s.service == CLIENT_SERVICE_NAME and s.name == "TritonClient.detect", "client")
     assert client.parent_id == caller.span_id
-    assert client.attributes["triton.model"] == ENSEMBLE
+    assert client.attributes["triton.model"] == ENTRY_POINT
     assert client.attributes["triton.protocol"] == protocol
     request = one(lambda s: s.service == TRACE_SERVICE_NAME and s.parent_id == client.span_id, "request")
-    ensemble = one(lambda s: s.attributes.get("triton.model_name") == ENSEMBLE, "the ensemble's span")
+    ensemble = one(lambda s: s.attributes.get("triton.model_name") == ENTRY_POINT, "the ensemble's span")
     assert ensemble.parent_id == request.span_id
     for step in steps:
         model = one(lambda s, step=step: s.attributes.get("triton.model_name") == step, step)
@@ -131,4 +130,4 @@ def test_detect_command_traces_its_run(server: EmbeddedServer, otlp_receiver: Ot
         (CLIENT_SERVICE_NAME, "triton-detect detect"),
         (CLIENT_SERVICE_NAME, "TritonClient.detect"),
     } <= names
-    assert (TRACE_SERVICE_NAME, ENSEMBLE) in names
+    assert (TRACE_SERVICE_NAME, ENTRY_POINT) in names

@@ -24,9 +24,9 @@ from yolo26_triton.client import DetectionResult, TritonClient, TritonConfig
 from yolo26_triton.serving.launcher import EmbeddedServer
 
 from ..conftest import ADMIN_KEY, END_TO_END_ENTRY_POINT, END_TO_END_MODEL, SECOND_VERSION
+from ..model_fixture import CONF
 from ..sample_images import SAMPLE_IMAGES
-from .test_cli import TRITON_DETECT
-from .test_ensemble import CONF
+from .serve_process import TRITON_DETECT
 
 pytestmark = pytest.mark.integration
 IMAGES = [image.read_bytes() for image in SAMPLE_IMAGES]

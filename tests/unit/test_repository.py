@@ -1,4 +1,4 @@
-"""The repository layout: detector names, routes, generated models and ensembles, pinning."""
+"""The repository layout: detector names, routes, generated models and ensembles, pinning, config edits."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from tritonclient.grpc import model_config_pb2
 
 from yolo26_triton.export.repository import (
     CONFIG_FILES,
     add_detector_model,
     built_versions,
+    config_path,
     copy_templates,
     detector_step,
+    edit_config,
     entry_point_name,
     pin_entry_point,
     prepare_version_folder,
@@ -144,3 +147,26 @@ def test_a_copy_of_a_built_repository_holds_only_the_templates(repository: Path,
     (repository / "yolo26" / "1" / "model.onnx").write_bytes(b"onnx")
     copy_templates(repository, tmp_path / "copy")
     assert files_under(tmp_path / "copy") == templates
+
+
+def test_config_path_is_the_file_each_profile_loads(repository: Path) -> None:
+    assert config_path(repository, "yolo26") == repository / "yolo26" / "configs" / "cpu.pbtxt"
+    assert config_path(repository, "yolo26", "gpu") == repository / "yolo26" / "config.pbtxt"
+    assert config_path(repository, "detect_ensemble") == repository / "detect_ensemble" / "config.pbtxt"
+
+
+def test_edit_config_applies_the_change_and_keeps_the_rest(repository: Path) -> None:
+    path = config_path(repository, "yolo26")
+    shipped = read_config(path)
+
+    def queue_delay(config: model_config_pb2.ModelConfig) -> None:
+        config.dynamic_batching.max_queue_delay_microseconds = 2000
+
+    edit_config(path, queue_delay)
+    edited = read_config(path)
+    assert shipped.dynamic_batching.max_queue_delay_microseconds != 2000
+    assert edited.dynamic_batching.max_queue_delay_microseconds == 2000
+    edited.dynamic_batching.max_queue_delay_microseconds = (
+        shipped.dynamic_batching.max_queue_delay_microseconds
+    )
+    assert edited == shipped  # nothing else changed

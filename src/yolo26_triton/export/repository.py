@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from google.protobuf import text_format
@@ -92,6 +93,26 @@ def write_config(path: Path, config: model_config_pb2.ModelConfig, origin: str) 
     path.parent.mkdir(parents=True, exist_ok=True)
     header = f"{GENERATED_HEADER} from {origin}: edit that file and build again.\n"
     path.write_text(header + text_format.MessageToString(config))
+
+
+def config_path(repository: Path, model: str, profile: str = "cpu") -> Path:
+    """The file Triton loads for ``model`` under ``profile`` (``cpu`` or ``gpu``): the CPU profile reads
+    ``configs/cpu.pbtxt`` where the model has one (the server's ``--model-config-name=cpu``), else
+    ``config.pbtxt``, as every model in the GPU profile and the ensembles in both do."""
+    cpu = repository / model / CONFIG_FILES[1]
+    return cpu if profile == "cpu" and cpu.is_file() else repository / model / CONFIG_FILES[0]
+
+
+def edit_config(path: Path, change: Callable[[model_config_pb2.ModelConfig], None]) -> None:
+    """Applies ``change`` to the configuration in ``path`` and writes it back.
+
+    For copies of a repository (tests, benchmarks, tuning): the file is parsed as Triton's
+    ``ModelConfig``, so an edit cannot produce a config Triton would misread, and written back without
+    its comments.
+    """
+    config = read_config(path)
+    change(config)
+    path.write_text(text_format.MessageToString(config))
 
 
 def copy_templates(source: Path, destination: Path) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from yolo26_triton.rollout.agreement import AgreementSummary, ImageAgreement, summarize_agreement
+from yolo26_triton.tools.statistics import percentile
 
 ULTRALYTICS_LATENCY = (
     "cv2.imdecode of the JPEG bytes + YOLO.predict (letterbox, PyTorch forward, NMS, boxes scaled back), "
@@ -23,7 +24,7 @@ TRITON_LATENCY = (
 
 @dataclass(frozen=True)
 class LatencySummary:
-    """Latency of one side, in milliseconds (p90: linear interpolation between samples)."""
+    """Latency of one side, in milliseconds (median, p90: the project's one :func:`.percentile`)."""
 
     mean_ms: float
     median_ms: float
@@ -38,8 +39,8 @@ class LatencySummary:
         """
         if not latencies_ms:
             raise ValueError("no latencies to summarize")
-        values = np.asarray(latencies_ms, dtype=np.float64)
-        return cls(float(values.mean()), float(np.median(values)), float(np.percentile(values, 90)))
+        mean = float(np.mean(np.asarray(latencies_ms, dtype=np.float64)))
+        return cls(mean, percentile(latencies_ms, 50), percentile(latencies_ms, 90))
 
     def to_json(self) -> dict[str, float]:
         """``{"mean", "median", "p90"}`` in milliseconds, to 0.01."""
