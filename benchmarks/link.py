@@ -194,7 +194,8 @@ def measure_over_link(
 
 def child_main(argv: Sequence[str] | None = None) -> int:
     """Inside the namespace: shape ``lo``, probe it, serve the repository, measure a and c."""
-    from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions, free_port
+    from yolo26_triton.serving.launcher import EmbeddedServer
+    from yolo26_triton.serving.options import ServerOptions, free_port
 
     from .systems import measure_served
 

@@ -33,7 +33,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from yolo26_triton.cli.arguments import concurrency_levels as parse_concurrency
-from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
+from yolo26_triton.serving.launcher import EmbeddedServer
+from yolo26_triton.serving.options import ServerOptions
 from yolo26_triton.tools.images import sample_images
 from yolo26_triton.tools.statistics import StepTimes
 

@@ -28,7 +28,7 @@ from yolo26_triton.client import TritonClient, TritonConfig
 from yolo26_triton.export.image_input import float_input_copy
 from yolo26_triton.export.repository import config_path, read_config, write_config
 from yolo26_triton.ops.metadata import METADATA_FILENAME, DetectorMetadata
-from yolo26_triton.serving.launcher import DEFAULT_REPOSITORY, ServerOptions
+from yolo26_triton.serving.options import DEFAULT_REPOSITORY, ServerOptions
 from yolo26_triton.tools.statistics import StepTimes, step_times
 
 from .configs import copy_repository, set_ultralytics_metadata, ultralytics_metadata

@@ -29,7 +29,8 @@ from pathlib import Path
 from yolo26_triton.cli.arguments import concurrency_levels as parse_concurrency
 from yolo26_triton.contract import ENTRY_POINT
 from yolo26_triton.export.repository import config_path, edit_config
-from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
+from yolo26_triton.serving.launcher import EmbeddedServer
+from yolo26_triton.serving.options import ServerOptions
 from yolo26_triton.tools.images import sample_images
 from yolo26_triton.tools.statistics import StepTimes
 

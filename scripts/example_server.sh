@@ -2,7 +2,7 @@
 # background on loopback until the script exits. Expects BIN, WORKDIR, REPOSITORY and GRPC to be set.
 
 copy_repository() {
-  $BIN/python -c "import sys; from yolo26_triton.export.repository import copy_templates; from yolo26_triton.serving.launcher import DEFAULT_REPOSITORY; copy_templates(DEFAULT_REPOSITORY, __import__('pathlib').Path(sys.argv[1]))" "$REPOSITORY"
+  $BIN/python -c "import sys; from yolo26_triton.export.repository import copy_templates; from yolo26_triton.serving.options import DEFAULT_REPOSITORY; copy_templates(DEFAULT_REPOSITORY, __import__('pathlib').Path(sys.argv[1]))" "$REPOSITORY"
 }
 
 # Starts `triton-detect serve` (gRPC on $GRPC, HTTP and metrics on the next two ports), sets SERVE to

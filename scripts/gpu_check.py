@@ -43,7 +43,8 @@ import numpy as np
 from yolo26_triton.contract import INPUT_SIZE
 from yolo26_triton.ops.letterbox import PAD_VALUE, LetterboxGeometry
 from yolo26_triton.ops.metadata import DetectorMetadata
-from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
+from yolo26_triton.serving.launcher import EmbeddedServer
+from yolo26_triton.serving.options import ServerOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "model_repository" / "postprocess"

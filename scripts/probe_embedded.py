@@ -21,7 +21,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
+from yolo26_triton.serving.launcher import EmbeddedServer
+from yolo26_triton.serving.options import ServerOptions
 
 PATH = "/v2/models/validate/infer"
 

@@ -20,13 +20,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from yolo26_triton.client import TritonClient, TritonConfig, TritonError
-from yolo26_triton.serving.launcher import (
-    DEFAULT_REPOSITORY,
-    STUB_NAME,
-    EmbeddedServer,
-    ServerOptions,
-    child_processes,
-)
+from yolo26_triton.serving.isolation import child_processes
+from yolo26_triton.serving.launcher import EmbeddedServer
+from yolo26_triton.serving.options import DEFAULT_REPOSITORY, ServerOptions
+from yolo26_triton.serving.wheel import STUB_NAME
 from yolo26_triton.tools.images import sample_images
 
 TICK_S = 5.0

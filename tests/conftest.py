@@ -12,7 +12,8 @@ import pytest
 from yolo26_triton.contract import ENTRY_POINT
 from yolo26_triton.export.builder import BuildResult, build_repository
 from yolo26_triton.export.repository import copy_templates, pin_entry_point
-from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
+from yolo26_triton.serving.launcher import EmbeddedServer
+from yolo26_triton.serving.options import ServerOptions
 
 from .model_fixture import make_spread_score_weights
 from .otlp_receiver import OtlpReceiver

@@ -22,7 +22,7 @@ from typing import Any, Self
 import pytest
 import yaml
 
-from yolo26_triton.serving.launcher import free_port
+from yolo26_triton.serving.options import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "monitoring" / "rules" / "triton.yml"

@@ -21,7 +21,7 @@ from yolo26_triton.export.repository import (
     edit_config,
     entry_point_name,
 )
-from yolo26_triton.serving.launcher import DEFAULT_REPOSITORY
+from yolo26_triton.serving.options import DEFAULT_REPOSITORY
 from yolo26_triton.tools.images import sample_images
 
 from ..configs import ConfigEdit, copy_repository

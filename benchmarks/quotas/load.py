@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from yolo26_triton.client import ServerUnavailableError, TritonClient, TritonConfig, TritonError
-from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
+from yolo26_triton.serving.launcher import EmbeddedServer
+from yolo26_triton.serving.options import ServerOptions
 from yolo26_triton.serving.trace import Execution, TracedRequest, executions, read_trace, trace_file_args
 
 HEAD_START_S = 2.0
@@ -107,7 +108,7 @@ async def _drive(
             http_url=options.http_url,
             model=model,
             max_retries=0,
-            timeout=REQUEST_TIMEOUT_S,
+            timeout_s=REQUEST_TIMEOUT_S,
         )
 
     async with contextlib.AsyncExitStack() as stack:

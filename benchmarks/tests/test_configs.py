@@ -16,7 +16,7 @@ from benchmarks.configs import (
     without_step,
 )
 from yolo26_triton.export.repository import config_path, edit_config, read_config
-from yolo26_triton.serving.launcher import DEFAULT_REPOSITORY
+from yolo26_triton.serving.options import DEFAULT_REPOSITORY
 
 
 def test_config_edits_on_a_copy_parse_back_as_model_configs(tmp_path: Path) -> None:

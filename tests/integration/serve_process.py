@@ -11,7 +11,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from yolo26_triton.serving.launcher import STUB_NAME, child_processes, free_port
+from yolo26_triton.serving.isolation import child_processes
+from yolo26_triton.serving.options import free_port
+from yolo26_triton.serving.wheel import STUB_NAME
 
 READY_MARK = "triton-detect: ready:"
 TRITON_DETECT = [sys.executable, "-m", "yolo26_triton.cli"]

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from yolo26_triton.contract import ENTRY_POINT
-from yolo26_triton.serving.launcher import EmbeddedServer, free_port
+from yolo26_triton.serving.launcher import EmbeddedServer
+from yolo26_triton.serving.options import free_port
 
 from ..conftest import ADMIN_KEY
 from ..sample_images import SAMPLE_IMAGES

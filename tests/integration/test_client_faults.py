@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from yolo26_triton.client import InferenceTimeoutError, TritonClient, TritonConfig
-from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
+from yolo26_triton.serving.launcher import EmbeddedServer
+from yolo26_triton.serving.options import ServerOptions
 
 from ..repository_variants import hold_in_queue, repository_variant
 from ..sample_images import SAMPLE_IMAGES

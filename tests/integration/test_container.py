@@ -24,7 +24,7 @@ import tritonclient.http as httpclient
 from docker.errors import DockerException
 
 from yolo26_triton.contract import ENTRY_POINT
-from yolo26_triton.serving.launcher import free_port
+from yolo26_triton.serving.options import free_port
 
 from ..sample_images import SAMPLE_IMAGES
 from .server_calls import HEALTHCHECK_REQUEST

@@ -31,7 +31,8 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 from yolo26_triton.contract import ENTRY_POINT
-from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions, free_port
+from yolo26_triton.serving.launcher import EmbeddedServer
+from yolo26_triton.serving.options import ServerOptions, free_port
 
 from ..front import FRONT_CONFIG, FRONT_DIR, haproxy_binary
 from ..sample_images import SAMPLE_IMAGES

@@ -21,7 +21,8 @@ import pytest
 from yolo26_triton.contract import ENTRY_POINT
 from yolo26_triton.export.builder import build_repository
 from yolo26_triton.export.repository import copy_templates
-from yolo26_triton.serving.launcher import DEFAULT_REPOSITORY, EmbeddedServer, ServerOptions
+from yolo26_triton.serving.launcher import EmbeddedServer
+from yolo26_triton.serving.options import DEFAULT_REPOSITORY, ServerOptions
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,7 +131,7 @@ def test_perf_analyzer_runs_with_its_own_flags_against_the_ensemble(
 
 
 def test_perf_fails_with_exit_1_when_no_server_listens(tmp_path: Path) -> None:
-    from yolo26_triton.serving.launcher import free_port
+    from yolo26_triton.serving.options import free_port
 
     command = [
         sys.executable,

@@ -24,7 +24,8 @@ import pytest
 from tritonclient.utils import InferenceServerException
 
 from yolo26_triton.client import TritonClient, TritonError
-from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
+from yolo26_triton.serving.launcher import EmbeddedServer
+from yolo26_triton.serving.options import ServerOptions
 
 from ..deploy_files import container, find, hpa_expression, hpa_target, render
 from ..prometheus_process import RULES, SCRAPE_JOB, LocalPrometheus, rules_with_short_for

@@ -27,7 +27,8 @@ from yolo26_triton.client import (
 )
 from yolo26_triton.contract import ENTRY_POINT
 from yolo26_triton.export.repository import edit_config
-from yolo26_triton.serving.launcher import DEFAULT_DETECTOR_SLOTS, EmbeddedServer, ServerOptions
+from yolo26_triton.serving.launcher import EmbeddedServer
+from yolo26_triton.serving.options import DEFAULT_DETECTOR_SLOTS, ServerOptions
 from yolo26_triton.serving.trace import executions, most_at_once, read_trace, trace_file_args
 
 from ..conftest import END_TO_END_ENTRY_POINT, END_TO_END_MODEL, SECOND_VERSION

@@ -19,11 +19,9 @@ from yolo26_triton.client import (
     TritonClient,
     TritonError,
 )
-from yolo26_triton.serving.launcher import (
-    EmbeddedServer,
-    ServerOptions,
-    processes_naming,
-)
+from yolo26_triton.serving.isolation import processes_naming
+from yolo26_triton.serving.launcher import EmbeddedServer
+from yolo26_triton.serving.options import ServerOptions
 
 from ..jpeg_variants import bad_inputs, unusual_jpegs
 from ..model_fixture import CONF

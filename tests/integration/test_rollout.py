@@ -22,7 +22,8 @@ from yolo26_triton.rollout import CIRCUIT_OPEN, RolloutDetector, RolloutResult, 
 from yolo26_triton.rollout.agreement import ImageAgreement
 from yolo26_triton.rollout.local import UltralyticsDetector, load_ultralytics, predict_options
 from yolo26_triton.rollout.metrics import PREFIX, RolloutMetrics
-from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
+from yolo26_triton.serving.launcher import EmbeddedServer
+from yolo26_triton.serving.options import ServerOptions
 
 from ..model_fixture import CONF
 from ..prometheus_process import LocalPrometheus

@@ -22,7 +22,8 @@ import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
 from yolo26_triton.contract import ADMIN_KEY_HEADER, ENTRY_POINT
-from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
+from yolo26_triton.serving.launcher import EmbeddedServer
+from yolo26_triton.serving.options import ServerOptions
 
 from ..conftest import ADMIN_KEY
 

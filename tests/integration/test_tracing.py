@@ -19,7 +19,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from yolo26_triton.client import TritonClient
 from yolo26_triton.client.tracing import CLIENT_SERVICE_NAME
 from yolo26_triton.contract import ENTRY_POINT
-from yolo26_triton.serving.launcher import TRACE_SERVICE_NAME, EmbeddedServer
+from yolo26_triton.serving.launcher import EmbeddedServer
+from yolo26_triton.serving.options import TRACE_SERVICE_NAME
 
 from ..otlp_receiver import OtlpReceiver, Span
 from ..sample_images import SAMPLE_IMAGES

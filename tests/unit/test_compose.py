@@ -20,7 +20,8 @@ from tritonclient.grpc import model_config_pb2
 from yolo26_triton.contract import MAX_BATCH_SIZE
 from yolo26_triton.export.production_image import production_image
 from yolo26_triton.export.repository import read_config
-from yolo26_triton.serving.launcher import DEFAULT_DETECTOR_SLOTS, STEADY_MALLOC, ServerOptions
+from yolo26_triton.serving.launcher import STEADY_MALLOC
+from yolo26_triton.serving.options import DEFAULT_DETECTOR_SLOTS, ServerOptions
 
 from ..compose_file import COMPOSE_FILE, ROOT, interpolate
 

@@ -23,7 +23,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from yolo26_triton.serving.launcher import STEADY_MALLOC, ServerOptions
+from yolo26_triton.serving.launcher import STEADY_MALLOC
+from yolo26_triton.serving.options import ServerOptions
 
 from ..compose_file import ROOT, resolved_compose
 from ..deploy_files import (

@@ -8,7 +8,7 @@ from tritonclient.grpc import model_config_pb2
 from yolo26_triton import contract
 from yolo26_triton.export.repository import is_generated, read_config
 from yolo26_triton.ops.dali_pipeline import INPUT_NAME, OUTPUT_NAMES
-from yolo26_triton.serving.launcher import DEFAULT_DETECTOR_SLOTS, DETECTOR_RESOURCE
+from yolo26_triton.serving.options import DEFAULT_DETECTOR_SLOTS, DETECTOR_RESOURCE
 
 REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
 ENSEMBLE = contract.ENTRY_POINT

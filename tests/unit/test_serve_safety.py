@@ -8,14 +8,9 @@ import pytest
 
 from yolo26_triton.cli.serve import UNPATCHED_BUGS, exit_status
 from yolo26_triton.contract import ADMIN_KEY_HEADER
-from yolo26_triton.serving.launcher import (
-    DEFAULT_EXIT_TIMEOUT_S,
-    UNSENDABLE_GRPC_KEY_HEADER,
-    EmbeddedServer,
-    ServerOptions,
-    is_loopback,
-    unusable_admin_key,
-)
+from yolo26_triton.serving.isolation import UNSENDABLE_GRPC_KEY_HEADER, is_loopback, unusable_admin_key
+from yolo26_triton.serving.launcher import EmbeddedServer
+from yolo26_triton.serving.options import DEFAULT_EXIT_TIMEOUT_S, ServerOptions
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.5.0.1", "::1", "localhost"])

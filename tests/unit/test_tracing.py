@@ -12,7 +12,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from yolo26_triton.cli.app import parser as _parser
 from yolo26_triton.client import tracing
-from yolo26_triton.serving.launcher import TRACE_SERVICE_NAME, EmbeddedServer, ServerOptions
+from yolo26_triton.serving.launcher import EmbeddedServer
+from yolo26_triton.serving.options import TRACE_SERVICE_NAME, ServerOptions
 
 
 def test_trace_flags_only_with_an_endpoint() -> None:

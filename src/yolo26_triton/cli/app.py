@@ -14,7 +14,7 @@ is one class::
     UsageError      bad arguments, settings or input files found after parsing (exit 2)
 
 Each layer below keeps one tree, drawn in its module: the client's ``TritonError``
-(``client/errors.py``), ``ops/errors.py``, the launcher's ``LaunchError`` (``serving/launcher.py``),
+(``client/errors.py``), ``ops/errors.py``, the serving layer's ``LaunchError`` (``serving/errors.py``),
 ``export/errors.py``, ``rollout/errors.py`` and ``tools/errors.py``.
 """
 
@@ -135,7 +135,7 @@ ERROR_CODES = (
     ("yolo26_triton.rollout.errors", "LocalModelError", ExitCode.USAGE),
     ("yolo26_triton.tools.errors", "ToolError", ExitCode.FAILED),
     ("yolo26_triton.client.errors", "TritonError", ExitCode.FAILED),
-    ("yolo26_triton.serving.launcher", "LaunchError", ExitCode.FAILED),
+    ("yolo26_triton.serving.errors", "LaunchError", ExitCode.FAILED),
     ("yolo26_triton.export.errors", "ExportError", ExitCode.FAILED),
 )
 """The one table of errors to exit codes: (module, class, code), the first match wins. A module that

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from yolo26_triton.cli.app import ExitCode, UsageError
 from yolo26_triton.contract import MAX_DETECTIONS, parameter_problem
-from yolo26_triton.serving.launcher import DEFAULT_REPOSITORY
+from yolo26_triton.serving.options import DEFAULT_REPOSITORY
 
 if TYPE_CHECKING:
     from yolo26_triton.client import TritonConfig

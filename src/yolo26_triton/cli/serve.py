@@ -21,12 +21,9 @@ from yolo26_triton.cli.arguments import add_repository, non_negative_integer
 from yolo26_triton.contract import ADMIN_KEY_HEADER, GRPC_ADMIN_KEY_HEADER
 from yolo26_triton.export.repository import built_versions
 from yolo26_triton.ops.metadata import METADATA_FILENAME, DetectorMetadata
-from yolo26_triton.serving.launcher import (
-    DEFAULT_DETECTOR_SLOTS,
-    EmbeddedServer,
-    ServerOptions,
-    is_loopback,
-)
+from yolo26_triton.serving.isolation import is_loopback
+from yolo26_triton.serving.launcher import EmbeddedServer
+from yolo26_triton.serving.options import DEFAULT_DETECTOR_SLOTS, ServerOptions
 
 WATCHDOG_INTERVAL_S = 0.5
 """How often ``serve`` looks for a dead stub (a scan of /proc, a few milliseconds)."""

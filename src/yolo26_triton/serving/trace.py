@@ -29,7 +29,7 @@ from typing import Any
 def trace_file_args(trace_file: Path) -> tuple[str, ...]:
     """``tritonserver`` flags that trace every request into ``trace_file`` (written when it stops).
 
-    Not to be combined with :attr:`~yolo26_triton.serving.launcher.ServerOptions.trace_url`: the server
+    Not to be combined with :attr:`~yolo26_triton.serving.options.ServerOptions.trace_url`: the server
     has one trace mode.
     """
     return (

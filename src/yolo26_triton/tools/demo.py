@@ -17,7 +17,8 @@ from yolo26_triton.client import TritonConfig
 from yolo26_triton.client.config import ProtocolName
 from yolo26_triton.export.builder import BuildResult, build_repository
 from yolo26_triton.rollout import RolloutConfig
-from yolo26_triton.serving.launcher import EmbeddedServer, ServerOptions
+from yolo26_triton.serving.launcher import EmbeddedServer
+from yolo26_triton.serving.options import ServerOptions
 from yolo26_triton.tools.detect_files import Outcome, detect_files
 
 UNTRAINED_CONFIDENCE = 0.0

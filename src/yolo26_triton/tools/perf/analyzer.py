@@ -23,7 +23,6 @@ per-composing-model queue and compute times of the ensemble).
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import os
 import subprocess
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Literal
 
 from yolo26_triton.contract import ENTRY_POINT, IMAGE
+from yolo26_triton.serving.wheel import wheel_libraries
 from yolo26_triton.tools.errors import PerfError, ToolInputError
 from yolo26_triton.tools.perf.results import PerfRow, parse_perf_csv, plot_rows, write_rows
 
@@ -75,14 +75,6 @@ def perf_analyzer_binary() -> Path:
     raise PerfError("perf_analyzer not found: pip install tritonclient==2.51.0 (its wheel carries it)")
 
 
-def _pytriton_libraries() -> Path | None:
-    spec = importlib.util.find_spec("pytriton")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folder = Path(next(iter(spec.submodule_search_locations))).resolve().parent / "nvidia_pytriton.libs"
-    return folder if folder.is_dir() else None
-
-
 def link_libraries(folder: Path, source: Path | None = None) -> Path:
     """Links ``libb64.so.0d`` and ``libcudart.so.12`` from ``source`` (the nvidia-pytriton wheel's
     ``nvidia_pytriton.libs``) under their plain names into ``folder``.
@@ -90,7 +82,7 @@ def link_libraries(folder: Path, source: Path | None = None) -> Path:
     Returns:
         ``folder``; a library not found in ``source`` is left out (the system may have it).
     """
-    source = source if source is not None else _pytriton_libraries()
+    source = source if source is not None else wheel_libraries()
     folder.mkdir(parents=True, exist_ok=True)
     if source is None:
         return folder
