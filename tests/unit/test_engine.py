@@ -1,7 +1,7 @@
 """The TensorRT build's CPU half: the FP16 graph against the FP32 model, the tensor contract, provenance.
 
 No TensorRT or GPU here. What a TensorRT 11 build parses is checked instead: the FP16 graph that
-:func:`yolo26_triton.export.engine.fp16_graph` makes (ModelOpt AutoCast through Ultralytics' own code),
+:func:`yolo26_triton.export.graphs.fp16_graph` makes (ModelOpt AutoCast through Ultralytics' own code),
 made with exactly the builder image's packages (``tests/container_env.py``), run with onnxruntime on
 the sample images against the FP32 ONNX, both heads. Stated tolerance, measured at 3x below it:
 
@@ -29,19 +29,11 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from yolo26_triton.export.engine import (
-    EngineProvenance,
-    ParityReport,
-    accept_int8,
-    build_engine,
-    config_io,
-    engine_input,
-    io_problems,
-    onnx_io,
-    split_calibration,
-    tensorrt_version,
-)
+from yolo26_triton.export.engine import EngineProvenance, build_engine, tensorrt_version
 from yolo26_triton.export.errors import EngineError
+from yolo26_triton.export.graphs import engine_input
+from yolo26_triton.export.int8_parity import ParityReport, accept_int8, split_calibration
+from yolo26_triton.export.io_check import config_io, io_problems, onnx_io
 from yolo26_triton.export.repository import read_config
 from yolo26_triton.ops.detections import DetectionSettings, select_detections
 from yolo26_triton.ops.matching import agreement_score, match_detections
@@ -61,7 +53,7 @@ MIN_PAIR_IOU = 0.95
 MAKE_FP16_GRAPHS = """
 import json, sys
 from pathlib import Path
-from yolo26_triton.export.engine import fp16_graph
+from yolo26_triton.export.graphs import fp16_graph
 output = Path(sys.argv[1])
 graphs = {}
 for name, onnx_path in zip(sys.argv[2::2], sys.argv[3::2]):
@@ -240,7 +232,8 @@ def test_a_tensorrt_other_than_the_images_is_refused(tmp_path: Path, monkeypatch
 MAKE_INT8_GRAPH = """
 import json, sys
 from pathlib import Path
-from yolo26_triton.export.engine import int8_graph, letterboxed, parity_report
+from yolo26_triton.export.graphs import int8_graph, letterboxed
+from yolo26_triton.export.int8_parity import parity_report
 onnx_path, output, *images = map(Path, sys.argv[1:])
 graph = int8_graph(onnx_path, letterboxed(images), output)
 report = parity_report(onnx_path, graph, letterboxed(images), [path.name for path in images], held_out=False)

@@ -9,7 +9,8 @@ from yolo26_triton.cli.app import Command, ExitCode, UsageError, log
 from yolo26_triton.cli.arguments import add_repository, unit_interval
 from yolo26_triton.contract import DEFAULT_WEIGHTS
 from yolo26_triton.export.builder import build_repository
-from yolo26_triton.export.engine import INT8_MIN_AGREEMENT, build_engine
+from yolo26_triton.export.engine import build_engine
+from yolo26_triton.export.int8_parity import INT8_MIN_AGREEMENT
 from yolo26_triton.export.repository import TEMPLATE_DETECTOR, TEMPLATE_ENTRY_POINT, pin_entry_point
 
 

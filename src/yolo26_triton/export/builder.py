@@ -274,9 +274,10 @@ def check_against_configs(onnx_path: Path) -> None:
     """Checks the exported graph's inputs and outputs against both profiles' detector configs.
 
     Raises:
-        BuildError: A name, data type or dimension differs (:func:`yolo26_triton.export.engine.io_problems`).
+        BuildError: A name, data type or dimension differs
+            (:func:`yolo26_triton.export.io_check.io_problems`).
     """
-    from yolo26_triton.export.engine import config_io, io_problems
+    from yolo26_triton.export.io_check import config_io, io_problems
 
     model_folder = onnx_path.parents[1]
     for config_file in CONFIG_FILES:
