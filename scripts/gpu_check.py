@@ -1,5 +1,9 @@
 """GPU check: the postprocess model on KIND_GPU, fed GPU tensors through DLPack, against NumPy.
 
+One file of about 440 lines on purpose: it is carried alone to a lent GPU machine and run there as one
+prepared script within the device budget, so the repository it writes, the probe and the report
+stay together.
+
 For a lent GPU machine (CUDA and CuPy there; no TensorRT, DALI, Docker or registry):
 ``scripts/gpu_check.sh`` sets it up from carried files and runs it under a time limit. It serves, on
 the embedded tritonserver, a repository made from this checkout's postprocess model with its GPU

@@ -1,6 +1,9 @@
 """deploy/kubernetes: every overlay renders (the kubectl wheel's kustomize), validates strictly, and
 agrees with docker-compose.yml, the Dockerfiles, the model repository and the monitoring rules.
 
+About 450 lines because every test shares one rendering of each overlay (module-scoped fixtures:
+kustomize and the schema validation are its slow part); split, each module would render again.
+
 No cluster runs here: built-in kinds are validated against the strict JSON schemas of
 ``kubernetes-validate`` for the Kubernetes versions below; CRD objects against the OpenAPI schemas of
 their CRDs (tests/data/crds, upstream files, see SOURCES.md), unknown fields refused as
