@@ -30,13 +30,12 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from yolo26_triton.contract import ENTRY_POINT
+from yolo26_triton.contract import ENSEMBLE_OUTPUTS, ENTRY_POINT
 from yolo26_triton.serving.launcher import EmbeddedServer
 from yolo26_triton.serving.options import ServerOptions, free_port
 
 from ..front import FRONT_CONFIG, FRONT_DIR, haproxy_binary
 from ..sample_images import SAMPLE_IMAGES
-from .server_calls import OUTPUTS
 
 pytestmark = pytest.mark.integration
 INFER_PATH = "/v2/models/detect_ensemble/infer"
@@ -238,7 +237,7 @@ def test_normal_traffic_goes_through(fronted: tuple[EmbeddedServer, Front]) -> N
         try:
             tensor = module.InferInput("IMAGE", list(image.shape), "UINT8")
             tensor.set_data_from_numpy(image)
-            outputs = [module.InferRequestedOutput(output) for output in OUTPUTS]
+            outputs = [module.InferRequestedOutput(output) for output in ENSEMBLE_OUTPUTS]
             result = client.infer(ENTRY_POINT, [tensor], outputs=outputs)
             results.append(result.as_numpy("BOXES"))
             assert client.is_model_ready(ENTRY_POINT)
