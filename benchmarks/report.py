@@ -11,7 +11,7 @@ from yolo26_triton.contract import ENTRY_POINT
 from yolo26_triton.tools.statistics import StepTimes
 
 from .harness import CLIENT, Measurement
-from .link import RATE, LinkProbe
+from .link import RATE, RATE_BITS_PER_S, LinkProbe
 from .systems import SERVER
 from .targets import LINK, LOOPBACK, Network, Results, Target, ratio, targets
 
@@ -53,6 +53,12 @@ def step_table(breakdown: dict[int, list[StepTimes]]) -> list[str]:
                 f"{step.compute_output_ms:.1f} |"
             )
     return lines
+
+
+C_UP_BYTES = 640 * 640 * 3 * 4
+"""c's request: the FP32 letterboxed image, 3x640x640 floats."""
+C_DOWN_BYTES = 84 * 8400 * 4
+"""c's answer: the raw detections, (4 box + 80 class) rows x 8400 anchors of FP32."""
 
 
 def explain_miss(target: Target, results: Results, breakdown: dict[int, list[StepTimes]]) -> str:
@@ -112,11 +118,22 @@ def explain_miss(target: Target, results: Results, breakdown: dict[int, list[Ste
             "NGC image for preprocess and yolo26."
         )
     if target.kind == "link":
+        c_link = results.throughput(LINK, "ultralytics", 4)
+        c_loopback = results.throughput(LOOPBACK, "ultralytics", 4)
+        if c_link is None:
+            return ""
+        up, down = (c_link * size * 8 / RATE_BITS_PER_S for size in (C_UP_BYTES, C_DOWN_BYTES))
+        ceiling = RATE_BITS_PER_S / 8 / C_UP_BYTES
+        held = "the link held c back" if up > 0.9 else "the link did not hold c back"
         return (
-            "Over the link c moves the FP32 letterboxed image up (4.9 MB) and the raw detections "
-            "down (2.8 MB) for each image, a the JPEG and a few boxes; 7.7 MB take 62 ms at 1 Gbit/s, "
-            "so c's requests wait on the link while its CPU (and the server's) idles. CPU per image: "
-            f"c {cpu(LINK, 'ultralytics', 4)} against a {cpu(LINK, 'triton', 4)}." + where(4, LINK)
+            f"c answered {c_link:.1f} images/s over the link ({c_loopback or 0:.1f} on loopback); its "
+            f"tensors, {C_UP_BYTES / 1e6:.1f} MB up and {C_DOWN_BYTES / 1e6:.1f} MB down per image, used "
+            f"{up:.2f} and {down:.2f} of the link's {RATE_BITS_PER_S / 1e9:.0f} Gbit/s each way: {held}. "
+            f"Both systems share the same 2 cores with their clients (CPU per image: c "
+            f"{cpu(LINK, 'ultralytics', 4)}, a {cpu(LINK, 'triton', 4)}), so a cannot answer twice as "
+            f"fast as c while c stays under the link's ceiling of {ceiling:.0f} images/s "
+            f"({RATE_BITS_PER_S / 1e9:.0f} Gbit/s / {C_UP_BYTES / 1e6:.1f} MB). What would close it: a "
+            "server with more CPU than this machine (or a GPU), whose a outruns that ceiling."
         )
     if target.kind == "cpu":
         return "The client's CPU per image is the load generator process's CPU time over the window."

@@ -63,3 +63,60 @@ def test_the_notes_link_reaches_the_notes_from_where_results_md_is_written() -> 
     assert notes.is_file()
     headings = [line.lstrip("#").strip() for line in notes.read_text().splitlines() if line.startswith("#")]
     assert anchor in {heading.lower().replace(" ", "-") for heading in headings}  # GitHub's anchor
+
+
+def test_the_link_miss_says_from_c_s_own_rate_whether_the_link_held_it_back() -> None:
+    from benchmarks.link import LinkProbe
+    from benchmarks.report import C_UP_BYTES
+
+    def m(system: str, level: int, images: float) -> Measurement:
+        return Measurement(system, level, int(images * 10), 10.0, 10.0, 20.0, 0, {CLIENT: 1.0, SERVER: 9.0})
+
+    def miss_for(c_over_link: float) -> str:
+        loopback = [
+            m(system, level, 17.0)
+            for system in ("triton", "ultralytics", "in-process")
+            for level in (1, 4, 8)
+        ]
+        link = [m("triton", 4, 17.0), m("ultralytics", 4, c_over_link)]
+        context = dict.fromkeys(
+            (
+                "command",
+                "conditions",
+                "images",
+                "warmup",
+                "duration",
+                "dali_threads",
+                "onnx_threads",
+                "model",
+                "load_before",
+                "load_after",
+                "started",
+                "elapsed",
+            ),
+            "x",
+        )
+        report = render(
+            loopback=loopback,
+            link=link,
+            link_probe=LinkProbe(1.0, 1.0),
+            link_skipped=None,
+            breakdown={},
+            levels=(1, 4, 8),
+            context=context,
+            facts={},
+        )
+        (line,) = [
+            line
+            for line in report.splitlines()
+            if line.startswith("- **a/c images/s at c=4, 1 Gbit/s link**")
+        ]
+        return line
+
+    # 17 images/s of 4.9 MB is 0.67 Gbit/s up: CPU-bound, not link-bound.
+    assert "used 0.67 and 0.38 of the link's 1 Gbit/s each way: the link did not hold c back" in miss_for(
+        17.0
+    )
+    at_ceiling = 1e9 / 8 / C_UP_BYTES  # 25 images/s fill the link upwards
+    assert "the link held c back" in miss_for(round(at_ceiling, 1))
+    assert "the link's ceiling of 25 images/s" in miss_for(17.0)
