@@ -61,6 +61,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.batch < 1:
         parser.error(f"--batch {args.batch}: expected an integer >= 1")
+    if not args.folder.is_dir():
+        parser.error(f"{args.folder}: not a folder")
     files = sorted(path for path in args.folder.iterdir() if path.suffix.lower() in (".jpg", ".jpeg"))
     if not files:
         parser.error(f"no .jpg or .jpeg file in {args.folder}")
