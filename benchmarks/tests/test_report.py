@@ -10,6 +10,24 @@ from benchmarks.systems import SERVER
 from yolo26_triton.tools.statistics import StepTimes
 
 BENCHMARKS = Path(__file__).resolve().parents[1]
+CONTEXT = dict.fromkeys(
+    (
+        "command",
+        "conditions",
+        "images",
+        "warmup",
+        "duration",
+        "dali_threads",
+        "onnx_threads",
+        "model",
+        "load_before",
+        "load_after",
+        "started",
+        "elapsed",
+    ),
+    "x",
+)
+"""The run's context, as ``benchmarks.run`` passes it to :func:`render`."""
 
 
 def test_the_report_marks_each_target_and_explains_each_miss_with_the_run_s_figures() -> None:
@@ -28,23 +46,7 @@ def test_the_report_marks_each_target_and_explains_each_miss_with_the_run_s_figu
         link_skipped="`unshare -n` failed",
         breakdown=steps,
         levels=(1, 8),
-        context=dict.fromkeys(
-            (
-                "command",
-                "conditions",
-                "images",
-                "warmup",
-                "duration",
-                "dali_threads",
-                "onnx_threads",
-                "model",
-                "load_before",
-                "load_after",
-                "started",
-                "elapsed",
-            ),
-            "x",
-        ),
+        context=CONTEXT,
         facts={"cpu": "test"},
     )
     assert "Skipped: `unshare -n` failed." in report
@@ -79,23 +81,6 @@ def test_the_link_miss_says_from_c_s_own_rate_whether_the_link_held_it_back() ->
             for level in (1, 4, 8)
         ]
         link = [m("triton", 4, 17.0), m("ultralytics", 4, c_over_link)]
-        context = dict.fromkeys(
-            (
-                "command",
-                "conditions",
-                "images",
-                "warmup",
-                "duration",
-                "dali_threads",
-                "onnx_threads",
-                "model",
-                "load_before",
-                "load_after",
-                "started",
-                "elapsed",
-            ),
-            "x",
-        )
         report = render(
             loopback=loopback,
             link=link,
@@ -103,7 +88,7 @@ def test_the_link_miss_says_from_c_s_own_rate_whether_the_link_held_it_back() ->
             link_skipped=None,
             breakdown={},
             levels=(1, 4, 8),
-            context=context,
+            context=CONTEXT,
             facts={},
         )
         (line,) = [
